@@ -1,0 +1,1 @@
+"""Seeded data generators, one family per module."""

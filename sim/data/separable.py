@@ -1,0 +1,95 @@
+"""Linearly separable (and deliberately non-separable) classification data.
+
+Every generator takes a ``numpy.random.Generator`` and returns float64 arrays; labels are
++-1 for binary data and 0..k-1 for multiclass data. Data are separable through the origin
+(no bias) by construction, with a planted margin, and scaled so that max ||x_i|| = 1
+(directions, and hence every max-margin direction, are unchanged by the scaling).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import errors
+from sim.errors import InputError
+
+
+def _check_sizes(n: int, d: int) -> None:
+    errors.positive_int("n", n)
+    errors.positive_int("d", d)
+
+
+def planted(n: int, d: int, rng: np.random.Generator, *, margin: float = 0.1,
+            anisotropy: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Anisotropic Gaussian points labelled by a random hyperplane, pushed apart by ``margin``.
+
+    x ~ N(0, diag(s)^2) with s log-spaced from 1 down to 1/``anisotropy``, u a random unit
+    vector, y = sign(<u, x>), then x += y * margin * u. With anisotropy > 1 the class-mean
+    difference (the first gradient step from zero) points away from the max-margin
+    direction, so a direction check on this data has something to fail on; anisotropy = 1
+    gives the isotropic blobs of the performance notes.
+    """
+    _check_sizes(n, d)
+    errors.positive_float("margin", margin)
+    if not anisotropy >= 1.0:
+        raise InputError(f"anisotropy must be >= 1; got {anisotropy!r}")
+    scales = np.logspace(0.0, -np.log10(anisotropy), d)
+    X = rng.standard_normal((n, d)) * scales
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    y = np.sign(X @ u)
+    y[y == 0] = 1.0
+    X = X + (margin * y)[:, None] * u
+    return X / np.linalg.norm(X, axis=1).max(), y
+
+
+def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
+                       margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Points labelled by argmax of k random linear scores, separated by at least ``margin``.
+
+    Points whose top-two score gap under the planted W (unit-norm rows) is below
+    ``margin`` are redrawn, so the data are separable with margin >= margin / sqrt(2).
+    """
+    _check_sizes(n, d)
+    if k < 2:
+        raise InputError(f"k must be at least 2; got {k}")
+    W = rng.standard_normal((k, d))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    rows = []
+    while sum(len(r) for r in rows) < n:
+        X = rng.standard_normal((4 * n, d))
+        S = np.sort(X @ W.T, axis=1)
+        rows.append(X[S[:, -1] - S[:, -2] >= margin])
+    X = np.concatenate(rows)[:n]
+    y = np.argmax(X @ W.T, axis=1)
+    return X / np.linalg.norm(X, axis=1).max(), y
+
+
+def rational(n: int, d: int, rng: np.random.Generator, *, max_abs: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Small-integer points separable through the origin (for exact, rational arithmetic).
+
+    Entries are integers in [-max_abs, max_abs]; labels come from an integer direction u
+    and points with <u, x> = 0 are redrawn, so every point has |<u, x>| >= 1.
+    """
+    _check_sizes(n, d)
+    u = rng.integers(-3, 4, size=d)
+    while not u.any():
+        u = rng.integers(-3, 4, size=d)
+    X = np.empty((0, d))
+    while X.shape[0] < n:
+        cand = rng.integers(-max_abs, max_abs + 1, size=(2 * n, d)).astype(np.float64)
+        X = np.concatenate([X, cand[cand @ u != 0]])
+    X = X[:n]
+    return X, np.sign(X @ u)
+
+
+def with_contradiction(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Append -x_j with the label of x_j for a random j: no homogeneous separator can exist.
+
+    y_j <w, x_j> >= 1 and y_j <w, -x_j> >= 1 cannot both hold, so the result is
+    non-separable through the origin whatever the rest of the data are.
+    """
+    X = errors.as_matrix("X", X)
+    y = errors.binary_labels("y", y, X.shape[0])
+    j = int(rng.integers(X.shape[0]))
+    return np.vstack([X, -X[j]]), np.append(y, y[j])

@@ -1,0 +1,308 @@
+"""Gradient descent on linear models with exponentially tailed losses (the one implementation).
+
+A linear model's losses depend on the parameters u only through margins, arranged as an
+(n, r) matrix M (rows = samples, columns = the margins of that sample):
+
+* binary (:class:`BinaryMargins`): r = 1, M[i, 0] = y_i <x_i, w>;
+* multiclass (:class:`MulticlassMargins`): r = k, M[i, c] = s_{i, y_i} - s_{i, c} with
+  logits s = X W^T, and M[i, y_i] = +inf (that entry carries no loss).
+
+Per-sample losses, with S_i = logsumexp_c(-M[i, c]):
+
+* ``exponential``: l_i = exp(S_i)  (sum of exp(-margin));
+* ``logistic`` (binary) / ``cross_entropy`` (multiclass): l_i = log(1 + exp(S_i)).
+
+Both are computed in log space, together with the log-weights log w_ic = log(-dl_i/dM_ic),
+so that the gradient -grad L = (1/n) sum_ic w_ic a_ic and the normalised gradient
+-grad L / L are formed without ever exponentiating a raw margin; the naive form
+underflows to 0/0 within about 10^4 normalised steps.
+
+Update rules (all float64, closed-form gradients, no autograd):
+
+* ``gd``: u += eta * (-grad L), constant eta (the Soudry et al. setting; eta <= 1/beta);
+* ``ngd``: u += eta * (-grad L / L), i.e. gradient flow on log L re-timed;
+* ``momentum``: momentum on the dual (primal form of Ji, Srebro & Telgarsky 2021, as
+  reconstructed in the project's performance notes): q = normalised weights,
+  g <- t/(t+1) (g + A^T q), u += eta (g + A^T q), with eta = 1 / max_r ||a_r||^2;
+* ``adam``: full-batch Adam on the plain gradient (a negative control: it is not
+  l2-biased when eps -> 0).
+
+References
+----------
+Soudry, Hoffer, Nacson, Gunasekar, Srebro. The Implicit Bias of Gradient Descent on
+Separable Data. JMLR 19(70), 2018 (arXiv 1710.10345).
+Ji, Srebro, Telgarsky. Fast Margin Maximization via Dual Acceleration. ICML 2021
+(arXiv 2107.00595).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sim import errors
+from sim.errors import InputError
+from sim.train import History, TrainConfig, stop_when, train
+
+LOSSES = ("logistic", "exponential", "cross_entropy")
+METHODS = ("gd", "ngd", "momentum", "adam")
+
+
+class BinaryMargins:
+    """Margins y_i <x_i, w> of a homogeneous linear classifier; parameters u = w (d,)."""
+
+    def __init__(self, X, y):
+        X = errors.as_matrix("X", X)
+        y = errors.binary_labels("y", y, X.shape[0])
+        errors.nonzero_rows("X", X)
+        self.Z = torch.from_numpy(y[:, None] * X)  # (n, d)
+        self.ZT = self.Z.T.contiguous()  # (d, n)
+        self.n, self.n_params = self.Z.shape
+        self.row_norm_max = float(torch.linalg.vector_norm(self.Z, dim=1).max())
+
+    def margins(self, u: torch.Tensor) -> torch.Tensor:
+        return torch.mv(self.Z, u)[:, None]  # (n, 1)
+
+    def pullback(self, weights: torch.Tensor) -> torch.Tensor:
+        """sum_i weights[i, 0] z_i, the direction that increases margins."""
+        return torch.mv(self.ZT, weights.view(-1))  # (d,)
+
+    def ascend_(self, u: torch.Tensor, weights: torch.Tensor, alpha: float) -> None:
+        """u += alpha * pullback(weights), in place (one fused call on the hot path)."""
+        u.addmv_(self.ZT, weights.view(-1), alpha=alpha)
+
+    def smoothness(self) -> float:
+        """beta = lambda_max(Z^T Z) / (4 n): the logistic loss is beta-smooth."""
+        return float(torch.linalg.matrix_norm(self.Z, ord=2) ** 2) / (4 * self.n)
+
+
+class MulticlassMargins:
+    """Margins s_{i,y_i} - s_{i,c} of a linear softmax classifier; u = vec(W), W (k, d)."""
+
+    def __init__(self, X, y, n_classes: int):
+        X = errors.as_matrix("X", X)
+        y = errors.class_labels("y", y, X.shape[0], n_classes)
+        errors.nonzero_rows("X", X)
+        self.X = torch.from_numpy(X)  # (n, d)
+        self.y = torch.from_numpy(y)
+        self.k = int(n_classes)
+        self.n, self.d = X.shape
+        self.n_params = self.k * self.d
+        self.onehot = torch.nn.functional.one_hot(self.y, self.k).to(torch.float64)  # (n, k)
+        self.mask = self.onehot.bool()
+        # ||x_i (e_y - e_c)|| = sqrt(2) ||x_i||
+        self.row_norm_max = math.sqrt(2.0) * float(torch.linalg.vector_norm(self.X, dim=1).max())
+
+    def margins(self, u: torch.Tensor) -> torch.Tensor:
+        S = self.X @ u.view(self.k, self.d).T  # (n, k) logits
+        M = S.gather(1, self.y[:, None]) - S
+        return M.masked_fill_(self.mask, math.inf)
+
+    def pullback(self, weights: torch.Tensor) -> torch.Tensor:
+        """sum_{i,c} weights[i,c] x_i (e_{y_i} - e_c), flattened like u."""
+        w = weights.masked_fill(self.mask, 0.0)
+        coef = self.onehot * w.sum(1, keepdim=True) - w  # (n, k)
+        return (coef.T @ self.X).reshape(-1)
+
+    def ascend_(self, u: torch.Tensor, weights: torch.Tensor, alpha: float) -> None:
+        """u += alpha * pullback(weights), in place."""
+        u.add_(self.pullback(weights), alpha=alpha)
+
+    def smoothness(self) -> float:
+        """beta = lambda_max(X^T X) / (2 n) bounds the cross-entropy Hessian (softmax <= 1/2)."""
+        return float(torch.linalg.matrix_norm(self.X, ord=2) ** 2) / (2 * self.n)
+
+
+def log_weights(M: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (log w (n, r), log l (n,)) for margins M; see the module docstring."""
+    # S_i = logsumexp_c(-M_ic); for binary margins (r = 1) it is -M itself.
+    S = -M[:, 0] if M.shape[1] == 1 else torch.logsumexp(-M, dim=1)
+    if loss == "exponential":
+        return -M, S
+    # log w = logsigmoid(S) - S - M = -softplus(S) - M.  log l = log softplus(S), which is
+    # S to within e^S / 2 (relative 1e-15) below S = -30, where softplus itself would
+    # underflow to 0 beyond S = -745.
+    sp = torch.nn.functional.softplus(S)
+    return -M - sp[:, None], torch.where(S < -30.0, S, torch.log(sp))
+
+
+def _ratio_exp(log_num: torch.Tensor, log_den: torch.Tensor) -> torch.Tensor:
+    """exp(log_num) / sum(exp(log_den)), shifted by max(log_den) so nothing under- or overflows."""
+    c = log_den.max()
+    return torch.exp(log_num - c) / torch.exp(log_den - c).sum()
+
+
+def _plain_weights(M: torch.Tensor, loss: str) -> torch.Tensor:
+    """w = -dl/dM directly (no log space): for constant-step gd underflow to 0 is harmless.
+
+    Overwrites M (a fresh margins tensor) to save an allocation on the hot path.
+    """
+    if loss == "exponential":
+        return torch.exp(M.neg_())
+    if M.shape[1] == 1:
+        return torch.sigmoid(M.neg_())
+    return torch.softmax(-M, dim=1) * torch.sigmoid(torch.logsumexp(-M, dim=1))[:, None]
+
+
+def _model(X, y, loss: str, n_classes: int | None):
+    if loss not in LOSSES:
+        raise InputError(f"loss must be one of {LOSSES}; got {loss!r}")
+    if n_classes is None:
+        if loss == "cross_entropy":
+            raise InputError("loss='cross_entropy' needs n_classes (multiclass labels 0..k-1)")
+        return BinaryMargins(X, y)
+    if loss == "logistic":
+        raise InputError("loss='logistic' is binary; use 'cross_entropy' with n_classes")
+    return MulticlassMargins(X, y, n_classes)
+
+
+@dataclass
+class Trajectory:
+    """The result of :func:`run`: final parameters and records at log-spaced checkpoints.
+
+    Recorded per checkpoint: ``norm`` ||u||, ``log_loss`` log L(u), ``normalized_margin``
+    min margin / ||u||, and with a reference direction ``cos`` and ``one_minus_cos``
+    (computed as ||u/||u|| - r||^2 / 2, accurate below 1e-16 where 1 - cos is not).
+    """
+
+    u: np.ndarray
+    history: History
+    method: str
+    loss: str
+    lr: float
+
+    @property
+    def direction(self) -> np.ndarray:
+        return self.u / np.linalg.norm(self.u)
+
+
+def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | None = None,
+        steps: int = 10_000, lr: float | None = None, init=None, reference=None,
+        tol: float | None = None, checkpoints_per_decade: int = 10,
+        adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 0.0) -> Trajectory:
+    """Run one gradient method from ``init`` (default zero) on separable data.
+
+    Parameters
+    ----------
+    X, y : arrays
+        Features (n, d) and labels: +-1 for binary, 0..k-1 with ``n_classes`` for multiclass.
+    method : {"gd", "ngd", "momentum", "adam"}
+    loss : {"logistic", "exponential", "cross_entropy"}
+    lr : float, optional
+        Step size. Defaults: gd 1/beta (logistic / cross-entropy smoothness); ngd 10/R^2;
+        momentum 1/R^2 with R = max_r ||a_r||; adam 1e-2. Exponential-loss gd needs an
+        explicit lr (the loss is not globally smooth).
+    reference : array, optional
+        A direction (same shape as u) to record ``cos`` against.
+    tol : float, optional
+        Stop once 1 - cos <= tol (needs ``reference``); checked at checkpoints only.
+    """
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}; got {method!r}")
+    model = _model(X, y, loss, n_classes)
+    p = model.n_params
+    u = torch.zeros(p, dtype=torch.float64) if init is None else torch.from_numpy(
+        errors.as_vector("init", init, length=p).copy())
+    ref = None
+    if reference is not None:
+        ref = errors.as_vector("reference", reference, length=p)
+        if not np.linalg.norm(ref) > 0:
+            raise InputError("reference is the zero vector; it has no direction")
+        ref = torch.from_numpy(ref / np.linalg.norm(ref))
+    if tol is not None and ref is None:
+        raise InputError("tol stops on 1 - cos to a reference; pass reference as well")
+    lr = _default_lr(method, loss, model) if lr is None else errors.positive_float("lr", lr)
+    step = _stepper(method, loss, model, u, lr, adam_betas, adam_eps)
+    log_n = math.log(model.n)
+
+    def observe(t: int) -> dict:
+        M = model.margins(u)
+        norm = float(torch.linalg.vector_norm(u))
+        _, log_l = log_weights(M, loss)
+        rec = {"norm": norm, "log_loss": float(torch.logsumexp(log_l, 0)) - log_n,
+               "normalized_margin": float(M.min()) / norm if norm > 0 else 0.0}
+        if ref is not None:
+            gap = float(torch.linalg.vector_norm(u / norm - ref)) ** 2 / 2 if norm > 0 else 1.0
+            rec["one_minus_cos"] = gap
+            rec["cos"] = 1.0 - gap
+        return rec
+
+    callbacks = [stop_when("one_minus_cos", tol)] if tol is not None else []
+    config = TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade)
+    with torch.inference_mode():
+        history = train(step, config, observe, callbacks)
+    return Trajectory(u=u.numpy().copy(), history=history, method=method, loss=loss, lr=lr)
+
+
+def _default_lr(method: str, loss: str, model) -> float:
+    if method == "gd":
+        if loss == "exponential":
+            raise InputError("exponential-loss gd has no global smoothness constant; pass lr")
+        return 1.0 / model.smoothness()
+    if method == "ngd":
+        return 10.0 / model.row_norm_max**2
+    if method == "momentum":
+        return 1.0 / model.row_norm_max**2
+    return 1e-2
+
+
+def _stepper(method, loss, model, u, lr, betas, eps):
+    """Return step(t) updating u in place by the chosen rule."""
+    n = model.n
+
+    def neg_grad() -> torch.Tensor:
+        return model.pullback(_plain_weights(model.margins(u), loss)) / n
+
+    if method == "gd":
+        def step(t: int) -> None:
+            model.ascend_(u, _plain_weights(model.margins(u), loss), lr / n)
+        return step
+
+    if method == "ngd":
+        def step(t: int) -> None:
+            log_w, log_l = log_weights(model.margins(u), loss)
+            model.ascend_(u, _ratio_exp(log_w, log_l), lr)
+        return step
+
+    if method == "momentum":
+        g = torch.zeros_like(u)
+
+        def step(t: int) -> None:
+            log_w, _ = log_weights(model.margins(u), loss)
+            dq = model.pullback(_ratio_exp(log_w, log_w))
+            g.add_(dq).mul_((t - 1) / t)
+            u.add_(g + dq, alpha=lr)
+        return step
+
+    b1, b2 = betas
+    m1 = torch.zeros_like(u)
+    m2 = torch.zeros_like(u)
+
+    def step(t: int) -> None:
+        grad = -neg_grad()
+        m1.mul_(b1).add_(grad, alpha=1 - b1)
+        m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = (m2 / (1 - b2**t)).sqrt_().add_(eps)
+        u.addcdiv_(m1 / (1 - b1**t), denom, value=-lr)
+    return step
+
+
+def fit_inverse_angle(history: History, t_min: int, t_max: int) -> dict:
+    """Fit 1/theta_t = a ln t + c over checkpoints t in [t_min, t_max] (least squares).
+
+    theta_t is the angle to the reference, from the recorded ``one_minus_cos``. Returns the
+    slope, intercept, R^2 and the number of points used.
+    """
+    t = np.asarray(history.steps, dtype=np.float64)
+    keep = (t >= t_min) & (t <= t_max)
+    if keep.sum() < 3:
+        raise InputError(f"fewer than 3 checkpoints in [{t_min}, {t_max}]; run longer")
+    theta = 2.0 * np.arcsin(np.sqrt(history.column("one_minus_cos")[keep] / 2.0))
+    x, z = np.log(t[keep]), 1.0 / theta
+    a, c = np.polyfit(x, z, 1)
+    resid = z - (a * x + c)
+    r2 = 1.0 - float(resid @ resid) / float(((z - z.mean()) ** 2).sum())
+    return {"slope": float(a), "intercept": float(c), "r2": r2, "points": int(keep.sum())}

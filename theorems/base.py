@@ -1,0 +1,222 @@
+"""The contract every theorem meets: Theorem, Claim, Measurement, Evidence.
+
+A **theorem** module states a result three ways: ``statement()`` (sympy, decided exactly
+where the maths allows), ``reference(instance)`` (a certified convex solution) and
+``simulate(instance, seed)`` (what training does, through :mod:`sim`), plus
+``compare(instance, seed)`` that measures how far the witnesses agree. It declares its
+**claims**: each claim is one checkable sentence with a spec key, a criterion per measured
+statistic (a :class:`~theorems.tolerances.Threshold` with its reason), declared seeds and
+an expected cost. ``Claim.check(seeds)`` runs the measurement for every seed and returns
+:class:`Evidence`: what was measured, what was required, and a verdict.
+
+Verdicts: ``pass`` (every criterion holds under the claim's statistic), ``fail`` (some
+criterion is violated), ``inconclusive`` (a measurement could not decide, e.g. a run did
+not reach the regime the claim is about; reported, never counted as a pass).
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+
+from theorems.tolerances import Threshold
+
+VERDICTS = ("pass", "fail", "inconclusive")
+KINDS = ("symbolic", "reference", "simulation", "control")
+STATISTICS = ("worst", "median")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one seed of a claim measured.
+
+    ``values`` maps statistic names (those the claim's criteria name) to floats;
+    ``details`` holds anything else worth reporting (sizes, step counts); a non-empty
+    ``inconclusive`` says why this seed cannot decide the claim.
+    """
+
+    values: Mapping[str, float]
+    details: Mapping[str, Any] = field(default_factory=dict)
+    inconclusive: str = ""
+
+
+class ClaimFailed(AssertionError):
+    """Raised by :meth:`Evidence.assert_ok`; its message reads like the claim, not a traceback."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The outcome of checking one claim over a set of seeds."""
+
+    claim: "Claim"
+    seeds: tuple[int, ...]
+    measured: dict[str, float]  # aggregated value per criterion statistic
+    per_seed: tuple[Measurement, ...]
+    verdict: str
+    failing: tuple[str, ...]  # the criteria that failed (statistic names)
+    seconds: float
+    note: str = ""
+
+    @property
+    def required(self) -> dict[str, str]:
+        return {c.statistic: c.describe() for c in self.claim.criteria}
+
+    def summary(self) -> str:
+        """One line: measured vs required per criterion."""
+        parts = []
+        for c in self.claim.criteria:
+            v = self.measured.get(c.statistic, float("nan"))
+            parts.append(f"{c.statistic} = {v:.3g} (required {c.describe()})")
+        return "; ".join(parts)
+
+    def assert_ok(self) -> None:
+        """Raise :class:`ClaimFailed` with a readable message unless the verdict is pass."""
+        if self.verdict == "pass":
+            return
+        c = self.claim
+        lines = [f"claim {c.id} [{c.spec}] is {self.verdict.upper()}: {c.statement}",
+                 f"  reference: {c.paper}, {c.reference}",
+                 f"  statistic: {self.claim.statistic} over seeds {list(self.seeds)}"]
+        for crit in c.criteria:
+            v = self.measured.get(crit.statistic, float("nan"))
+            mark = "FAILS" if crit.statistic in self.failing else "holds"
+            lines.append(f"  {mark}: {crit.statistic} = {v:.6g}, required {crit.describe()} "
+                         f"(why: {crit.why})")
+        for seed, m in zip(self.seeds, self.per_seed):
+            vals = ", ".join(f"{k}={v:.4g}" for k, v in m.values.items())
+            extra = f" inconclusive: {m.inconclusive}" if m.inconclusive else ""
+            lines.append(f"  seed {seed}: {vals}{extra}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        lines.append(f"  reproduce: PAPER_CHECKS_SEEDS={','.join(map(str, self.seeds))} "
+                     f"pytest paper_checks -k \"{c.id}\"")
+        raise ClaimFailed("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable sentence of a paper (or of a spec's formalisation of it).
+
+    Parameters
+    ----------
+    id : str
+        ``<paper>.<theorem slug>.<aspect>``; pytest ids derive from it.
+    spec : str
+        The key of the claim in the specification (e.g. ``gd:G1``, ``linear_origins:7``).
+    paper, reference : str
+        The paper, and where in it (or in the spec) the claim comes from.
+    statement : str
+        One sentence, saying whether it is the paper's claim or a formalisation.
+    kind : {"symbolic", "reference", "simulation", "control"}
+        The witness the claim rests on; ``control`` marks a negative control.
+    measure : callable
+        ``measure(seed) -> Measurement``.
+    criteria : tuple of Threshold
+        One per measured statistic; each carries its reason.
+    seeds : tuple of int
+        The declared seeds; the default run checks all of them.
+    statistic : {"worst", "median"}
+        How per-seed values are combined: the worst seed must pass, or the median.
+    budget_s : float
+        Expected CPU seconds for all declared seeds on 2 cores.
+    """
+
+    id: str
+    spec: str
+    paper: str
+    reference: str
+    statement: str
+    kind: str
+    measure: Callable[[int], Measurement]
+    criteria: tuple[Threshold, ...]
+    seeds: tuple[int, ...] = (0,)
+    statistic: str = "worst"
+    budget_s: float = 1.0
+    xfail_reason: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind must be one of {KINDS}")
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"claim {self.id}: statistic must be one of {STATISTICS}")
+        if not self.criteria:
+            raise ValueError(f"claim {self.id} has no criterion: it could never fail")
+        if not self.seeds:
+            raise ValueError(f"claim {self.id} declares no seeds")
+        names = [c.statistic for c in self.criteria]
+        if len(set(names)) != len(names):
+            raise ValueError(f"claim {self.id} has two criteria on one statistic")
+
+    def check(self, seeds: tuple[int, ...] | None = None) -> Evidence:
+        """Measure every seed, aggregate with the claim's statistic, and decide."""
+        seeds = tuple(self.seeds if seeds is None else seeds)
+        start = time.perf_counter()
+        per_seed = tuple(self.measure(s) for s in seeds)
+        measured, failing = {}, []
+        for crit in self.criteria:
+            vals = [m.values[crit.statistic] for m in per_seed if crit.statistic in m.values]
+            if len(vals) != len(per_seed):
+                raise KeyError(f"claim {self.id}: a seed did not measure {crit.statistic!r}")
+            measured[crit.statistic] = _aggregate(vals, self.statistic, crit.upper)
+            if not crit.accepts(measured[crit.statistic]):
+                failing.append(crit.statistic)
+        undecided = [m.inconclusive for m in per_seed if m.inconclusive]
+        verdict = "fail" if failing else ("inconclusive" if undecided else "pass")
+        return Evidence(claim=self, seeds=seeds, measured=measured, per_seed=per_seed,
+                        verdict=verdict, failing=tuple(failing),
+                        seconds=time.perf_counter() - start,
+                        note="; ".join(dict.fromkeys(undecided)))
+
+
+def _aggregate(values: list[float], statistic: str, upper: bool) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    if np.isnan(arr).any():
+        return float("nan")  # NaN fails every criterion: nothing is silently dropped
+    if statistic == "median":
+        return float(np.median(arr))
+    return float(arr.max() if upper else arr.min())
+
+
+class Theorem(abc.ABC):
+    """A theorem stated three ways, with its claims; subclass once per theorem module.
+
+    Class attributes: ``paper`` (paper key, e.g. ``soudry2018``), ``slug``, ``title``,
+    ``citation`` (paper, version, theorem/equation where known).
+    """
+
+    paper: ClassVar[str]
+    slug: ClassVar[str]
+    title: ClassVar[str]
+    citation: ClassVar[str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.paper}.{self.slug}"
+
+    @abc.abstractmethod
+    def statement(self) -> Any:
+        """The symbolic statement; returns a :class:`theorems._symbolic.Decision`."""
+
+    @abc.abstractmethod
+    def example(self, seed: int = 0) -> Any:
+        """A default instance of the theorem's assumptions, drawn from ``seed``."""
+
+    @abc.abstractmethod
+    def reference(self, instance: Any) -> Any:
+        """The certified convex-reference solution for ``instance``."""
+
+    @abc.abstractmethod
+    def simulate(self, instance: Any, seed: int = 0) -> Any:
+        """The simulation's outcome for ``instance`` (summary statistics, not raw tensors)."""
+
+    @abc.abstractmethod
+    def compare(self, instance: Any, seed: int = 0) -> Mapping[str, float]:
+        """How far the witnesses agree on ``instance``: named gaps (0 = perfect agreement)."""
+
+    @abc.abstractmethod
+    def claims(self) -> tuple[Claim, ...]:
+        """The theorem's checkable claims."""

@@ -1,0 +1,25 @@
+"""The max-margin layer: hard-margin SVMs, separability certificates and the multiclass
+(next-token) max-margin program, each certified by independent KKT residual checks."""
+
+from theorems.convex._program import (
+    DEFAULT_SETTINGS,
+    KKTResiduals,
+    MinNormSolution,
+    NotSeparableError,
+    SeparabilityCertificate,
+    SolverFailure,
+    SolverSettings,
+)
+from theorems.convex.maxmargin import (
+    MaxMarginResult,
+    MulticlassMaxMarginResult,
+    max_margin,
+    multiclass_max_margin,
+    separability,
+)
+
+__all__ = [
+    "DEFAULT_SETTINGS", "KKTResiduals", "MaxMarginResult", "MinNormSolution",
+    "MulticlassMaxMarginResult", "NotSeparableError", "SeparabilityCertificate",
+    "SolverFailure", "SolverSettings", "max_margin", "multiclass_max_margin", "separability",
+]

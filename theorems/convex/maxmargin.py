@@ -1,0 +1,197 @@
+"""Hard-margin SVMs (binary, with or without bias) and the multiclass max-margin program.
+
+All three are built on :func:`theorems.convex._program.solve_min_norm`; this module only
+builds the constraint matrices, validates input, and names the results.
+
+Binary (no bias):  min 1/2 ||w||^2  s.t.  y_i <w, x_i> >= 1.
+Binary (bias):     min 1/2 ||w||^2  s.t.  y_i (<w, x_i> + b) >= 1.
+Multiclass:        min 1/2 ||W||_F^2 s.t. <x_i, w_c - w_c'> >= 1 for c in P_i, c' not in P_i,
+                   and optionally <x_i, w_c - w_c''> = 0 for c, c'' in P_i,
+where P_i is the set of correct classes of sample i ({y_i} for ordinary labels; a
+next-token support set for the soft-label form of Thrampoulidis 2024 and Jiang et al.'s P2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim import errors
+from sim.errors import InputError
+from theorems.convex._program import (
+    DEFAULT_SETTINGS,
+    KKTResiduals,
+    SeparabilityCertificate,
+    SolverSettings,
+    certify_separable,
+    solve_min_norm,
+)
+
+
+@dataclass(frozen=True)
+class MaxMarginResult:
+    """The certified binary hard-margin SVM solution.
+
+    ``w`` and ``bias`` satisfy the unit-margin constraints; ``direction`` = w / ||w||;
+    ``margin`` = 1 / ||w|| is the geometric margin; ``support`` holds the indices of the
+    points on the margin; ``alpha`` the dual weights (w = sum_i alpha_i y_i x_i).
+    """
+
+    w: np.ndarray
+    bias: float | None
+    direction: np.ndarray
+    margin: float
+    support: np.ndarray
+    alpha: np.ndarray
+    objective: float
+    residuals: KKTResiduals
+    solver: str
+    solver_version: str
+    status: str
+    refined: bool
+    rounds: int
+
+
+@dataclass(frozen=True)
+class MulticlassMaxMarginResult:
+    """The certified multiclass max-margin solution W (k, d), margin 1 / ||W||_F.
+
+    ``constraints`` lists the inequality rows as (sample, correct class, wrong class);
+    ``active`` indexes the rows on the margin and ``lam`` holds their multipliers.
+    """
+
+    W: np.ndarray
+    direction: np.ndarray
+    margin: float
+    constraints: np.ndarray  # (R, 3) int
+    active: np.ndarray
+    lam: np.ndarray
+    mu: np.ndarray
+    objective: float
+    residuals: KKTResiduals
+    solver: str
+    solver_version: str
+    status: str
+    refined: bool
+    rounds: int
+
+
+def _binary_system(X, y, bias: bool):
+    X = errors.as_matrix("X", X)
+    y = errors.binary_labels("y", y, X.shape[0])
+    if bias:
+        if np.unique(y).size < 2:
+            raise InputError("a max-margin problem with a bias needs both labels +1 and -1")
+        return np.hstack([y[:, None] * X, y[:, None]]), 1
+    errors.nonzero_rows("X", X)
+    return y[:, None] * X, 0
+
+
+def separability(X, y, *, bias: bool = False,
+                 settings: SolverSettings = DEFAULT_SETTINGS) -> SeparabilityCertificate:
+    """Decide whether (X, y) is linearly separable (through the origin unless ``bias``).
+
+    Solves max t s.t. y_i (<w, x_i> + b) >= t, ||w||_inf <= 1, t <= 1; separable iff the
+    optimum exceeds the SEPARABILITY tolerance. The result states the optimal margin.
+    """
+    A, n_free = _binary_system(X, y, bias)
+    return certify_separable(A, None, n_free, settings)
+
+
+def max_margin(X, y, *, bias: bool = False, settings: SolverSettings = DEFAULT_SETTINGS,
+               working_set: bool | None = None) -> MaxMarginResult:
+    """The binary hard-margin SVM through the origin (or with a free bias).
+
+    Raises
+    ------
+    NotSeparableError
+        If no separating hyperplane exists; its ``certificate`` holds the LP margin.
+    InputError
+        For NaN/inf, mismatched shapes, labels other than +-1, empty data, zero rows.
+    """
+    A, n_free = _binary_system(X, y, bias)
+    sol = solve_min_norm(A, None, n_free, settings=settings, working_set=working_set)
+    w = sol.u[: A.shape[1] - n_free]
+    norm = float(np.linalg.norm(w))
+    return MaxMarginResult(
+        w=w, bias=float(sol.u[-1]) if bias else None, direction=w / norm, margin=1.0 / norm,
+        support=sol.active, alpha=sol.lam, objective=sol.objective, residuals=sol.residuals,
+        solver=sol.solver, solver_version=sol.solver_version, status=sol.status,
+        refined=sol.refined, rounds=sol.rounds)
+
+
+def _support_mask(y, support, n: int, n_classes: int | None) -> np.ndarray:
+    if (y is None) == (support is None):
+        raise InputError("give exactly one of y (class labels) or support (an (n, k) mask)")
+    if y is not None:
+        if n_classes is None:
+            raise InputError("n_classes is required with class labels y")
+        labels = errors.class_labels("y", y, n, n_classes)
+        mask = np.zeros((n, n_classes), dtype=bool)
+        mask[np.arange(n), labels] = True
+        return mask
+    mask = np.asarray(support)
+    if mask.dtype != bool:
+        raise InputError(f"support must be a boolean (n, k) mask; got dtype {mask.dtype}")
+    if mask.ndim != 2 or mask.shape[0] != n:
+        raise InputError(f"support must have shape ({n}, k); got {mask.shape}")
+    if mask.shape[1] < 2:
+        raise InputError("support needs at least 2 classes")
+    empty = ~mask.any(axis=1)
+    if empty.any():
+        raise InputError(f"support row {int(np.flatnonzero(empty)[0])} has no correct class")
+    return mask
+
+
+def _multiclass_system(X, mask: np.ndarray, equalize: bool):
+    """Sparse A (rows x_i at block c, -x_i at block c') and E, for u = vec(W), W (k, d)."""
+    n, d = X.shape
+    k = mask.shape[1]
+    triples, eq_pairs = [], []
+    for i in range(n):
+        good, bad = np.flatnonzero(mask[i]), np.flatnonzero(~mask[i])
+        triples.extend((i, c, c2) for c in good for c2 in bad)
+        if equalize:
+            eq_pairs.extend((i, good[0], c) for c in good[1:])
+    triples = np.array(triples, dtype=np.int64).reshape(-1, 3)
+    if triples.shape[0] == 0:
+        raise InputError("every sample has all classes correct: there is no margin to maximise")
+
+    def build(rows):
+        r = np.repeat(np.arange(len(rows)), 2 * d)
+        cols = np.concatenate([np.concatenate([rows[j, 1] * d + np.arange(d),
+                                               rows[j, 2] * d + np.arange(d)])
+                               for j in range(len(rows))])
+        vals = np.concatenate([np.concatenate([X[rows[j, 0]], -X[rows[j, 0]]])
+                               for j in range(len(rows))])
+        return sp.csr_matrix((vals, (r, cols)), shape=(len(rows), k * d))
+
+    E = build(np.array(eq_pairs, dtype=np.int64)) if eq_pairs else None
+    return build(triples), E, triples
+
+
+def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = None,
+                          equalize: bool = False, settings: SolverSettings = DEFAULT_SETTINGS,
+                          working_set: bool | None = None) -> MulticlassMaxMarginResult:
+    """The multiclass hard-margin program over W (k, d); see the module docstring.
+
+    Give ``y`` with ``n_classes`` for ordinary labels, or ``support`` (an (n, k) boolean
+    mask of correct classes) for the next-token form; ``equalize`` adds the equalities
+    that tie the logits of all correct classes of a sample together.
+    """
+    X = errors.as_matrix("X", X)
+    errors.nonzero_rows("X", X)
+    mask = _support_mask(y, support, X.shape[0], n_classes)
+    A, E, triples = _multiclass_system(X, mask, equalize)
+    sol = solve_min_norm(A, E, 0, settings=settings, working_set=working_set,
+                         what="classes (multiclass data)")
+    k, d = mask.shape[1], X.shape[1]
+    W = sol.u.reshape(k, d)
+    norm = float(np.linalg.norm(W))
+    return MulticlassMaxMarginResult(
+        W=W, direction=W / norm, margin=1.0 / norm, constraints=triples, active=sol.active,
+        lam=sol.lam, mu=sol.mu, objective=sol.objective, residuals=sol.residuals,
+        solver=sol.solver, solver_version=sol.solver_version, status=sol.status,
+        refined=sol.refined, rounds=sol.rounds)
