@@ -182,7 +182,8 @@ class Trajectory:
 def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | None = None,
         steps: int = 10_000, lr: float | None = None, init=None, reference=None,
         tol: float | None = None, checkpoints_per_decade: int = 10,
-        adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 0.0) -> Trajectory:
+        adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 0.0,
+        callbacks=()) -> Trajectory:
     """Run one gradient method from ``init`` (default zero) on separable data.
 
     Parameters
@@ -199,6 +200,8 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
         A direction (same shape as u) to record ``cos`` against.
     tol : float, optional
         Stop once 1 - cos <= tol (needs ``reference``); checked at checkpoints only.
+    callbacks : sequence of :class:`sim.train.Callback`
+        Further stopping rules on the records (see :func:`sim.train.train`).
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}; got {method!r}")
@@ -230,7 +233,7 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
             rec["cos"] = 1.0 - gap
         return rec
 
-    callbacks = [stop_when("one_minus_cos", tol)] if tol is not None else []
+    callbacks = list(callbacks) + ([stop_when("one_minus_cos", tol)] if tol is not None else [])
     config = TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade)
     with torch.inference_mode():
         history = train(step, config, observe, callbacks)

@@ -89,13 +89,23 @@ def check_direction(inst: Instance, *, method: str = "momentum", loss: str | Non
                     **run_kwargs) -> DirectionCheck:
     """Run ``method`` from zero and compare its direction with the max-margin reference.
 
-    Raises :class:`~theorems.convex.NotSeparableError` on non-separable data: there is no
-    direction to converge to, and the check refuses rather than report a number.
+    The run stops once both 1 - cos <= ``tol`` and the normalised-margin gap is within
+    the G2 bound (or after ``steps``). Raises :class:`~theorems.convex.NotSeparableError`
+    on non-separable data: there is no direction to converge to, and the check refuses
+    rather than report a number.
     """
     loss = loss or ("logistic" if inst.n_classes is None else "cross_entropy")
     ref_dir, ref_margin = reference_direction(inst)
+    gap_bound = _gd_claims.MARGIN_GAP.bound
+
+    def converged(step: int, rec: dict) -> str | None:
+        gap = abs(rec["normalized_margin"] - ref_margin)
+        if rec["one_minus_cos"] <= tol and gap <= gap_bound:
+            return f"1 - cos <= {tol:g} and margin gap <= {gap_bound:g} at step {step}"
+        return None
+
     traj = gd.run(inst.X, inst.y, n_classes=inst.n_classes, method=method, loss=loss,
-                  steps=steps, reference=ref_dir, tol=tol, **run_kwargs)
+                  steps=steps, reference=ref_dir, callbacks=[converged], **run_kwargs)
     last = traj.history.last
     gap = abs(last["normalized_margin"] - ref_margin)
     return DirectionCheck(
