@@ -96,7 +96,7 @@ def compare(ours, base, repeats: int):
     return {**out, "times": times, "payload": payload}
 
 
-def row(gid, what, ours, base, ratio, target, accuracy, met, **raw) -> dict:
+def row(gid, what, ours, base, ratio, target, accuracy, met, /, **raw) -> dict:
     """One table row (display strings) with the raw numbers kept for the JSON."""
     return {"id": gid, "what": what, "ours": ours, "baseline": base, "ratio": ratio,
             "target": target, "accuracy": accuracy, "met": "yes" if met else "no", "raw": raw}

@@ -28,8 +28,6 @@ def pytest_addoption(parser):
     group = parser.getgroup("paper checks")
     group.addoption("--report-dir", default="paper_checks_report",
                     help="folder for claims.json (default: paper_checks_report/)")
-    group.addoption("--runslow", "--paper-scale", action="store_true", dest="runslow",
-                    help="also run tests marked slow (the paper-scale tier)")
 
 
 def pytest_configure(config):
@@ -63,10 +61,7 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    skip = pytest.mark.skip(reason="paper-scale tier: run with --runslow / --paper-scale")
     for item in items:
-        if "slow" in item.keywords and not config.getoption("runslow"):
-            item.add_marker(skip)
         mark = item.get_closest_marker("claim")
         if mark is not None:
             claim = get_claim(mark.args[0])

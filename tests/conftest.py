@@ -1,4 +1,4 @@
-"""Developer-suite configuration: Hypothesis profiles and the slow-test option.
+"""Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py).
 
 Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=15, deadline=None,
@@ -22,16 +21,3 @@ settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=
                           database=None, print_blob=True)
 settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=150)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
-
-
-def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --runslow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)

@@ -106,3 +106,12 @@ def test_theorem_witnesses_agree_on_the_example():
     gap = float(np.linalg.norm(sim["direction"] - ref.direction) ** 2 / 2)
     assert gap <= DIRECTION_TOL
     assert thm.compare(inst)["one_minus_cos"] <= DIRECTION_TOL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_direction_at_paper_scale(seed):
+    """n = 2000, d = 100: working-set reference, dual-momentum GD to the G2 bounds."""
+    X, y = separable.planted(2000, 100, streams(seed).data, anisotropy=10.0)
+    chk = check_direction(Instance(X, y), method="momentum", steps=200_000)
+    assert chk.passed, chk

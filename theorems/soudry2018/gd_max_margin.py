@@ -40,7 +40,7 @@ from theorems.base import Claim, Theorem
 from theorems.convex import max_margin, multiclass_max_margin
 from theorems.soudry2018 import _gd_claims
 
-DIRECTION_TOL = 1e-6  # the G2/G4 pass bound on 1 - cos, see _gd_claims.DIRECTION
+DIRECTION_TOL = _gd_claims.DIRECTION.bound  # the G2/G4 pass bound on 1 - cos
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,83 @@
+"""The claim contract: verdicts, aggregation over seeds, readable failures."""
+
+import math
+
+import pytest
+
+from theorems.base import Claim, ClaimFailed, Measurement
+from theorems.tolerances import Threshold, Tol
+
+UPPER = Threshold("err", 1e-3, why="test bound")
+LOWER = Threshold("score", 0.9, upper=False, why="test floor")
+
+
+def _claim(values_by_seed, statistic="worst", inconclusive=()):
+    def measure(seed):
+        return Measurement(values_by_seed[seed], {"seed": seed},
+                           inconclusive="not converged" if seed in inconclusive else "")
+
+    return Claim(id="toy.thm.claim", spec="toy:1", paper="Toy 2024", reference="Thm 1",
+                 statement="A toy claim.", kind="simulation", measure=measure,
+                 criteria=(UPPER, LOWER), seeds=tuple(values_by_seed), statistic=statistic)
+
+
+def test_worst_seed_decides_the_verdict():
+    ev = _claim({0: {"err": 1e-4, "score": 0.95}, 1: {"err": 2e-3, "score": 0.99}}).check()
+    assert ev.verdict == "fail" and ev.failing == ("err",)
+    assert ev.measured == {"err": 2e-3, "score": 0.95}
+
+
+def test_median_statistic_tolerates_one_bad_seed_of_three():
+    vals = {0: {"err": 1e-4, "score": 0.95}, 1: {"err": 5e-3, "score": 0.5},
+            2: {"err": 2e-4, "score": 0.97}}
+    assert _claim(vals, statistic="median").check().verdict == "pass"
+    assert _claim(vals).check().verdict == "fail"
+
+
+def test_inconclusive_seed_is_never_a_pass():
+    ev = _claim({0: {"err": 1e-4, "score": 0.95}}, inconclusive=(0,)).check()
+    assert ev.verdict == "inconclusive" and "not converged" in ev.note
+    with pytest.raises(ClaimFailed, match="INCONCLUSIVE"):
+        ev.assert_ok()
+
+
+def test_nan_measurement_fails():
+    ev = _claim({0: {"err": math.nan, "score": 0.95}}).check()
+    assert ev.verdict == "fail"
+
+
+def test_failure_message_reads_like_the_claim():
+    ev = _claim({3: {"err": 2e-3, "score": 0.95}}).check()
+    with pytest.raises(ClaimFailed) as info:
+        ev.assert_ok()
+    msg = str(info.value)
+    for part in ("toy.thm.claim", "toy:1", "A toy claim.", "err = 0.002", "err <= 0.001",
+                 "why: test bound", "seed 3", "PAPER_CHECKS_SEEDS=3 pytest paper_checks"):
+        assert part in msg
+
+
+def test_seed_subset_is_respected():
+    ev = _claim({0: {"err": 1e-4, "score": 0.95}, 1: {"err": 1.0, "score": 0.0}}).check(seeds=(0,))
+    assert ev.seeds == (0,) and ev.verdict == "pass"
+
+
+def test_missing_statistic_is_an_error_not_a_pass():
+    with pytest.raises(KeyError, match="did not measure"):
+        _claim({0: {"err": 1e-4}}).check()
+
+
+def test_claims_without_criteria_or_reasons_are_rejected():
+    with pytest.raises(ValueError, match="no criterion"):
+        Claim(id="a.b.c", spec="s", paper="p", reference="r", statement="s", kind="simulation",
+              measure=lambda s: None, criteria=())
+    with pytest.raises(ValueError, match="reason"):
+        Threshold("x", 1.0, why=" ")
+    with pytest.raises(ValueError, match="reason"):
+        Tol(why="", atol=1e-3)
+    with pytest.raises(ValueError, match="not both 0"):
+        Tol(why="because")
+
+
+def test_tolerance_bound_combines_absolute_and_relative():
+    t = Tol(why="x", atol=1e-3, rtol=1e-2)
+    assert t.accepts(10.05, 10.0) and not t.accepts(10.2, 10.0)

@@ -1,0 +1,90 @@
+"""The claims report: the JSON schema, atomic writes, and the paper-checks plugin end to end."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from theorems import report
+from theorems.base import Claim, Measurement
+from theorems.tolerances import Threshold
+
+REQUIRED_KEYS = {"id", "spec", "paper", "reference", "statement", "measured", "required",
+                 "verdict", "seeds", "seconds"}
+PLUGIN = Path(__file__).resolve().parents[2] / "paper_checks" / "conftest.py"
+
+
+def _claim(value):
+    return Claim(id="toy.thm.c", spec="toy:1", paper="Toy", reference="Thm 1",
+                 statement="Toy.", kind="simulation",
+                 measure=lambda s: Measurement({"err": value}, {"n": 3}),
+                 criteria=(Threshold("err", 1.0, why="toy"),), seeds=(0, 1))
+
+
+def test_report_has_the_schema_fields(tmp_path):
+    path = report.write_report([_claim(0.5).check()], tmp_path)
+    data = json.loads(path.read_text())
+    assert data["claims"] and REQUIRED_KEYS <= set(data["claims"][0])
+    assert data["claims"][0]["verdict"] == "pass"
+    assert data["provenance"]["cvxpy"] and data["provenance"]["torch"]
+    assert not list(tmp_path.glob(".claims-*")), "temporary file left behind"
+
+
+def test_non_finite_values_are_written_as_strings_not_invalid_json(tmp_path):
+    path = report.write_report([_claim(float("inf")).check()], tmp_path)
+    data = json.loads(path.read_text())
+    assert data["claims"][0]["measured"]["err"] == "inf"
+    assert data["claims"][0]["verdict"] == "fail"
+
+
+def test_table_lists_measured_required_and_verdict():
+    lines = report.table([_claim(2.0).check()])
+    text = "\n".join(lines)
+    assert "toy:1" in text and "FAIL" in text and "err = 2" in text and "err <= 1" in text
+
+
+@pytest.fixture
+def toy_checks(pytester, monkeypatch):
+    """A paper_checks folder with the real plugin and a toy claim registered."""
+    import theorems.registry as registry
+
+    claims = {"toy.thm.ok": _claim(0.5), "toy.thm.bad": _claim(3.0)}
+    monkeypatch.setattr(registry, "get_claim", lambda cid: claims[cid])
+    shutil.copy(PLUGIN, pytester.path / "conftest.py")
+    pytester.makepyfile(test_toy="""
+        import pytest
+
+        @pytest.mark.claim("toy.thm.ok")
+        def test_ok(evidence):
+            evidence.assert_ok()
+
+        @pytest.mark.claim("toy.thm.bad")
+        def test_bad(evidence):
+            evidence.assert_ok()
+    """)
+    pytester.makeini("[pytest]\nmarkers =\n    claim(id): claim\n    slow: slow\n")
+    return pytester
+
+
+def test_plugin_prints_the_table_and_writes_the_report(toy_checks):
+    result = toy_checks.runpytest_inprocess("--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*claims*", "toy:1*PASS*", "toy:1*FAIL*", "*claims report*"])
+    result.stdout.fnmatch_lines(["*PAPER_CHECKS_SEEDS=0,1 pytest paper_checks*"])
+    data = json.loads((toy_checks.path / "out" / "claims.json").read_text())
+    assert {c["verdict"] for c in data["claims"]} == {"pass", "fail"}
+
+
+def test_seed_selection_reaches_the_claims(toy_checks, monkeypatch):
+    monkeypatch.setenv("PAPER_CHECKS_SEEDS", "1")
+    result = toy_checks.runpytest_inprocess("--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    data = json.loads((toy_checks.path / "out" / "claims.json").read_text())
+    assert all(c["seeds"] == [1] for c in data["claims"])
+
+
+def test_bad_seed_setting_is_a_usage_error(toy_checks, monkeypatch):
+    monkeypatch.setenv("PAPER_CHECKS_SEEDS", "one")
+    result = toy_checks.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
