@@ -246,7 +246,7 @@ def environment(repeats: int) -> dict:
             "sklearn": sklearn.__version__, "cvxpy": cvxpy.__version__,
             "blas_threads": {v: os.environ[v] for v in
                              ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
-            "repeats": repeats, "seed": SEED}
+            "load_avg_at_end": os.getloadavg(), "repeats": repeats, "seed": SEED}
 
 
 def main(argv=None) -> int:
@@ -261,15 +261,16 @@ def main(argv=None) -> int:
     if unknown or args.repeats < 1:
         parser.error(f"unknown goals {unknown}; known: {list(GOALS)}" if unknown
                      else "--repeats must be at least 1")
-    rows = []
+    rows, load_start = [], os.getloadavg()
+    print(f"[load average at start: {load_start[0]:.2f} (1 min) on {os.cpu_count()} cores]")
     for gid in chosen:
         start = time.perf_counter()
         rows += GOALS[gid](args.repeats)
         print(f"[{gid} done in {time.perf_counter() - start:.1f} s]", flush=True)
     print(markdown(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"environment": environment(args.repeats), "rows": rows},
-                                  indent=2, default=str))
+    env = {**environment(args.repeats), "load_avg_at_start": load_start}
+    RESULTS.write_text(json.dumps({"environment": env, "rows": rows}, indent=2, default=str))
     print(f"\nwritten {RESULTS}")
     return 0
 

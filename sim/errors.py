@@ -100,8 +100,7 @@ def class_labels(name: str, y, n: int, n_classes: int) -> np.ndarray:
 
 def nonzero_rows(name: str, X: np.ndarray) -> None:
     """Raise if some row of ``X`` is the zero vector (it can never be separated)."""
-    norms = np.linalg.norm(X, axis=1)
-    zero = norms == 0.0
+    zero = ~X.any(axis=1)  # exact: a norm can underflow to 0 for a nonzero row
     if zero.any():
         i = int(np.flatnonzero(zero)[0])
         raise InputError(
@@ -118,7 +117,9 @@ def positive_int(name: str, value) -> int:
 
 
 def positive_float(name: str, value) -> float:
-    """Return ``value`` as a finite positive float, or raise."""
+    """Return ``value`` as a finite positive float, or raise (bools and strings too)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise InputError(f"{name} must be a positive number; got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -215,8 +215,10 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
         if not np.linalg.norm(ref) > 0:
             raise InputError("reference is the zero vector; it has no direction")
         ref = torch.from_numpy(ref / np.linalg.norm(ref))
-    if tol is not None and ref is None:
-        raise InputError("tol stops on 1 - cos to a reference; pass reference as well")
+    if tol is not None:
+        if ref is None:
+            raise InputError("tol stops on 1 - cos to a reference; pass reference as well")
+        errors.positive_float("tol", tol)
     lr = _default_lr(method, loss, model) if lr is None else errors.positive_float("lr", lr)
     step = _stepper(method, loss, model, u, lr, adam_betas, adam_eps)
     log_n = math.log(model.n)

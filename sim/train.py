@@ -119,7 +119,8 @@ def train(
         rec = observe(t)
         history.steps.append(t)
         history.records.append(rec)
-        bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad = [k for k, v in rec.items()
+               if isinstance(v, (int, float, np.number)) and not math.isfinite(float(v))]
         if bad:
             return f"non-finite {bad} at step {t}"
         for cb in callbacks:

@@ -14,6 +14,11 @@ from sim import errors
 from sim.errors import InputError
 
 
+# Rounds of rejection sampling before planted_multiclass gives up (a margin no point can
+# meet, e.g. two equal class rows in d = 1, would otherwise loop forever).
+MAX_DRAWS = 50
+
+
 def _check_sizes(n: int, d: int) -> None:
     errors.positive_int("n", n)
     errors.positive_int("d", d)
@@ -51,15 +56,21 @@ def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
     ``margin`` are redrawn, so the data are separable with margin >= margin / sqrt(2).
     """
     _check_sizes(n, d)
+    errors.positive_float("margin", margin)
     if k < 2:
         raise InputError(f"k must be at least 2; got {k}")
     W = rng.standard_normal((k, d))
     W /= np.linalg.norm(W, axis=1, keepdims=True)
     rows = []
-    while sum(len(r) for r in rows) < n:
+    for _ in range(MAX_DRAWS):
         X = rng.standard_normal((4 * n, d))
         S = np.sort(X @ W.T, axis=1)
         rows.append(X[S[:, -1] - S[:, -2] >= margin])
+        if sum(len(r) for r in rows) >= n:
+            break
+    else:
+        raise InputError(f"could not draw {n} points with top-two score gap >= {margin} in "
+                         f"{MAX_DRAWS} rounds (d={d}, k={k}); lower the margin or raise d")
     X = np.concatenate(rows)[:n]
     y = np.argmax(X @ W.T, axis=1)
     return X / np.linalg.norm(X, axis=1).max(), y

@@ -461,3 +461,22 @@ def test_streams_accepts_zero_and_numpy_integer_seeds():
     assert sim.streams(0).seed == 0
     s = sim.streams(np.int64(5))
     assert s.seed == 5 and type(s.seed) is int
+
+
+def test_planted_multiclass_with_an_unreachable_margin_raises_instead_of_looping():
+    # Two classes in d = 1 whose unit rows coincide leave every gap at 0.
+    from sim.data.separable import planted_multiclass
+
+    with pytest.raises(InputError, match="could not draw"):
+        planted_multiclass(5, 1, 2, np.random.default_rng(1))
+    with pytest.raises(InputError, match="margin"):
+        planted_multiclass(5, 3, 3, np.random.default_rng(0), margin=float("nan"))
+
+
+def test_run_rejects_a_non_positive_tol():
+    from sim.data.separable import planted
+    from sim.gd import run
+
+    X, y = planted(10, 3, np.random.default_rng(0))
+    with pytest.raises(InputError, match="tol"):
+        run(X, y, reference=np.ones(3), tol=-1.0, steps=5)

@@ -47,7 +47,7 @@ MAX_MARGIN_RTOL = 1e-7
 # Target 1 - cos to the max-margin direction for the normalised methods (from the brief).
 ONE_MINUS_COS_TARGET = 1e-4
 # At 1 - cos <= 1e-4 the normalised margin is within a few percent of the max margin on
-# this data (measured <= 2% for NGD and momentum on planted(40, 5)); 5% leaves room.
+# this data (measured 0.8% for NGD, 0.2% for momentum on planted(40, 5)); 5% leaves room.
 MARGIN_GAP_RTOL = 0.05
 # 1/beta from numpy's spectral norm (LAPACK SVD) vs the library's torch one: a few roundings.
 LR_RTOL = 1e-12
@@ -57,7 +57,7 @@ LR_ATOL = 0.0
 COS_RTOL = 1e-12
 COS_ATOL = 1e-14
 # Plain GD must make real progress, not just not increase: log L falls by at least 1
-# (measured: about 4.6 for the binary run, about 2 for the multiclass one).
+# (measured: about 4.7 for the binary run, about 2.7 for the 200-step multiclass one).
 MIN_LOG_LOSS_DROP = 1.0
 # log L at successive checkpoints of a descent method: equal up to logsumexp rounding.
 MONOTONE_ATOL = 1e-12
@@ -258,7 +258,7 @@ def test_log_weights_stay_finite_and_exact_at_margins_where_the_naive_formula_is
 
 # --- (d) NGD and momentum converge in direction to the max-margin separator -----------------
 
-STEPS_TO_TARGET = {"ngd": 6000, "momentum": 2000}  # measured: ~3300 and ~700 on this data
+STEPS_TO_TARGET = {"ngd": 6000, "momentum": 2000}  # measured: ~3000 and ~650 on this data
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +307,8 @@ def test_plain_gd_at_the_default_lr_one_over_beta_never_increases_the_cross_entr
     k = 3
     X, y = separable.planted_multiclass(30, 4, k, sim.streams(1).data)
     beta = np.linalg.norm(X, 2) ** 2 / (2 * X.shape[0])
-    traj = gd.run(X, y, method="gd", loss="cross_entropy", n_classes=k, steps=500,
+    # 200 steps: small torch ops on (n, k) tensors are slow on a loaded 2-core machine.
+    traj = gd.run(X, y, method="gd", loss="cross_entropy", n_classes=k, steps=200,
                   checkpoints_per_decade=20)
     assert_allclose(traj.lr, 1.0 / beta, rtol=LR_RTOL, atol=LR_ATOL)
     log_loss = traj.history.column("log_loss")
