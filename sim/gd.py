@@ -163,8 +163,8 @@ def _model(X, y, loss: str, n_classes: int | None):
 class Trajectory:
     """The result of :func:`run`: final parameters and records at log-spaced checkpoints.
 
-    Recorded per checkpoint: ``norm`` ||u||, ``log_loss`` log L(u), ``normalized_margin``
-    min margin / ||u||, and with a reference direction ``cos`` and ``one_minus_cos``
+    Recorded per checkpoint: ``direction`` u / ||u||, ``norm`` ||u||, ``log_loss`` log L(u),
+    ``normalized_margin`` min margin / ||u||, and with a reference ``cos`` and ``one_minus_cos``
     (computed as ||u/||u|| - r||^2 / 2, accurate below 1e-16 where 1 - cos is not).
     """
 
@@ -228,7 +228,8 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
         norm = float(torch.linalg.vector_norm(u))
         _, log_l = log_weights(M, loss)
         rec = {"norm": norm, "log_loss": float(torch.logsumexp(log_l, 0)) - log_n,
-               "normalized_margin": float(M.min()) / norm if norm > 0 else 0.0}
+               "normalized_margin": float(M.min()) / norm if norm > 0 else 0.0,
+               "direction": (u / norm).numpy().copy() if norm > 0 else np.zeros(p)}
         if ref is not None:
             gap = float(torch.linalg.vector_norm(u / norm - ref)) ** 2 / 2 if norm > 0 else 1.0
             rec["one_minus_cos"] = gap

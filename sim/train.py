@@ -74,7 +74,7 @@ class History:
         if not self.records or name not in self.records[0]:
             known = sorted(self.records[0]) if self.records else []
             raise InputError(f"no recorded quantity {name!r}; recorded: {known}")
-        return np.array([r[name] for r in self.records], dtype=np.float64)
+        return np.array([r[name] for r in self.records], dtype=np.float64)  # (T,) or (T, p)
 
     @property
     def last(self) -> dict:
