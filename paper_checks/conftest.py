@@ -12,6 +12,7 @@ Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim decla
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -77,6 +78,10 @@ def evidence(request):
         raise pytest.UsageError(f"{request.node.nodeid} uses 'evidence' without @pytest.mark.claim")
     claim = get_claim(mark.args[0])
     ev = claim.check(parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS")))
+    if claim.figure is not None:
+        folder = Path(request.config.getoption("report_dir")) / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        ev = dataclasses.replace(ev, figures=tuple(str(p) for p in claim.figure(ev, folder)))
     request.config.stash[_EVIDENCE].append(ev)
     return ev
 

@@ -45,7 +45,7 @@ import torch
 
 from sim import errors
 from sim.errors import InputError
-from sim.train import History, TrainConfig, stop_when, train
+from sim.train import History, OptimConfig, TrainConfig, optimizer_step, stop_when, train
 
 LOSSES = ("logistic", "exponential", "cross_entropy")
 METHODS = ("gd", "ngd", "momentum", "adam")
@@ -283,17 +283,8 @@ def _stepper(method, loss, model, u, lr, betas, eps):
             u.add_(g + dq, alpha=lr)
         return step
 
-    b1, b2 = betas
-    m1 = torch.zeros_like(u)
-    m2 = torch.zeros_like(u)
-
-    def step(t: int) -> None:
-        grad = -neg_grad()
-        m1.mul_(b1).add_(grad, alpha=1 - b1)
-        m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        denom = (m2 / (1 - b2**t)).sqrt_().add_(eps)
-        u.addcdiv_(m1 / (1 - b1**t), denom, value=-lr)
-    return step
+    adam = OptimConfig("adam", lr=lr, betas=betas, eps=eps)
+    return optimizer_step([u], adam, grad_fn=lambda: [-neg_grad()])
 
 
 def fit_inverse_angle(history: History, t_min: int, t_max: int) -> dict:

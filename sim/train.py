@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Protocol
 
 import numpy as np
+import torch
 
-from sim.errors import InputError, positive_int
+from sim.errors import InputError, positive_float, positive_int
+
+OPTIMIZERS = ("gd", "adam")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,66 @@ class TrainConfig:
         grid = np.unique(np.round(np.logspace(0.0, math.log10(self.steps), n)).astype(np.int64))
         extra = np.asarray(self.extra_checkpoints, dtype=np.int64)
         return np.unique(np.concatenate([[0], grid, extra, [self.steps]]))
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """A full-batch update rule: plain gradient descent or Adam (``eps`` may be 0)."""
+
+    name: str = "gd"
+    lr: float = 0.5
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        if self.name not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {OPTIMIZERS}; got {self.name!r}")
+        positive_float("lr", self.lr)
+        if not (0 <= self.betas[0] < 1 and 0 <= self.betas[1] < 1):
+            raise InputError(f"Adam betas must be in [0, 1); got {self.betas}")
+        if not (self.eps >= 0 and math.isfinite(self.eps)):
+            raise InputError(f"eps must be finite and >= 0; got {self.eps!r}")
+
+
+def optimizer_step(params, config: OptimConfig, *, grad_fn=None,
+                   loss_fn=None) -> Callable[[int], None]:
+    """A ``step(t)`` for :func:`train` applying ``config``'s update to ``params`` in place.
+
+    Gradients come from ``grad_fn()`` (a list of tensors, e.g. closed-form gradients,
+    which cost a fraction of autograd on small models) or from autograd on ``loss_fn()``;
+    give exactly one. ``gd``: p -= lr * g. ``adam``: the bias-corrected Adam update
+    p -= lr * m_hat / (sqrt(v_hat) + eps), with eps = 0 allowed (the l_inf-biased limit).
+    """
+    params = list(params)
+    if not params:
+        raise InputError("no parameters to optimise")
+    if (grad_fn is None) == (loss_fn is None):
+        raise InputError("give exactly one of grad_fn or loss_fn")
+    if grad_fn is None:
+        def grad_fn():
+            return torch.autograd.grad(loss_fn(), params)
+
+    lr = config.lr
+    if config.name == "gd":
+        def step(t: int) -> None:
+            with torch.no_grad():
+                for p, g in zip(params, grad_fn()):
+                    p.sub_(g, alpha=lr)
+        return step
+
+    b1, b2 = config.betas
+    m1 = [torch.zeros_like(p) for p in params]
+    m2 = [torch.zeros_like(p) for p in params]
+
+    def step(t: int) -> None:
+        grads = grad_fn()
+        with torch.no_grad():
+            for p, g, a, b in zip(params, grads, m1, m2):
+                a.mul_(b1).add_(g, alpha=1 - b1)
+                b.mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = (b / (1 - b2**t)).sqrt_().add_(config.eps)
+                p.addcdiv_(a, denom, value=-lr / (1 - b1**t))
+    return step
 
 
 class Callback(Protocol):

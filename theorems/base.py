@@ -42,6 +42,17 @@ class Measurement:
     values: Mapping[str, float]
     details: Mapping[str, Any] = field(default_factory=dict)
     inconclusive: str = ""
+    curves: Mapping[str, Any] = field(default_factory=dict)  # arrays for figures, not the report
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """A reference computed outside cvxpy (a linear solve, a closed form), with the
+    residual of its independent check; ``status`` is 'optimal' when the residual is finite."""
+
+    value: Any
+    residual: float
+    status: str = "optimal"
 
 
 class ClaimFailed(AssertionError):
@@ -60,6 +71,7 @@ class Evidence:
     failing: tuple[str, ...]  # the criteria that failed (statistic names)
     seconds: float
     note: str = ""
+    figures: tuple[str, ...] = ()  # PNG paths drawn by the claim's figure, if any
 
     @property
     def required(self) -> dict[str, str]:
@@ -119,6 +131,9 @@ class Claim:
         One per measured statistic; each carries its reason.
     seeds : tuple of int
         The declared seeds; the default run checks all of them.
+    figure : callable, optional
+        ``figure(evidence, folder) -> [paths]`` draws the paper-figure mirror of the claim
+        from the seeds' ``curves`` into the report folder.
     statistic : {"worst", "median"}
         How per-seed values are combined: the worst seed must pass, or the median.
     budget_s : float
@@ -137,6 +152,7 @@ class Claim:
     statistic: str = "worst"
     budget_s: float = 1.0
     xfail_reason: str | None = None
+    figure: Callable[["Evidence", Any], list] | None = None  # (evidence, folder) -> PNG paths
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -220,3 +236,12 @@ class Theorem(abc.ABC):
     @abc.abstractmethod
     def claims(self) -> tuple[Claim, ...]:
         """The theorem's checkable claims."""
+
+    @abc.abstractmethod
+    def negative_controls(self) -> Mapping[str, Callable[[], bool]]:
+        """Named checks run on inputs that break one assumption each.
+
+        Each callable returns True when the theorem's check correctly *fails* (or refuses)
+        on the broken input; the contract test runs them all, so every theorem proves its
+        checks can fail. The name says which assumption is broken.
+        """

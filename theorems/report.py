@@ -54,6 +54,7 @@ def evidence_record(ev: Evidence) -> dict:
             for s, m in zip(ev.seeds, ev.per_seed)
         ],
         "note": ev.note,
+        "figures": list(ev.figures),
         "seconds": round(ev.seconds, 3),
         "budget_s": c.budget_s,
     }

@@ -149,11 +149,14 @@ def _multiclass_system(X, mask: np.ndarray, equalize: bool):
     """Sparse A (rows x_i at block c, -x_i at block c') and E, for u = vec(W), W (k, d)."""
     n, d = X.shape
     k = mask.shape[1]
+    zero = ~X.any(axis=1)
     triples, eq_pairs = [], []
     for i in range(n):
         good, bad = np.flatnonzero(mask[i]), np.flatnonzero(~mask[i])
+        # A zero row with a wrong class keeps its (unsatisfiable) rows: the program is then
+        # infeasible and the separability certificate says so. Its equalities are 0 = 0.
         triples.extend((i, c, c2) for c in good for c2 in bad)
-        if equalize:
+        if equalize and not zero[i]:
             eq_pairs.extend((i, good[0], c) for c in good[1:])
     triples = np.array(triples, dtype=np.int64).reshape(-1, 3)
     if triples.shape[0] == 0:
@@ -179,10 +182,11 @@ def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = No
 
     Give ``y`` with ``n_classes`` for ordinary labels, or ``support`` (an (n, k) boolean
     mask of correct classes) for the next-token form; ``equalize`` adds the equalities
-    that tie the logits of all correct classes of a sample together.
+    that tie the logits of all correct classes of a sample together. A zero feature row
+    is allowed when all its classes are correct (e.g. the empty context of F = S A^T);
+    with a wrong class it makes the data non-separable (NotSeparableError).
     """
     X = errors.as_matrix("X", X)
-    errors.nonzero_rows("X", X)
     mask = _support_mask(y, support, X.shape[0], n_classes)
     A, E, triples = _multiclass_system(X, mask, equalize)
     sol = solve_min_norm(A, E, 0, settings=settings, working_set=working_set,

@@ -37,7 +37,7 @@ from sim import gd, streams
 from sim.data import separable
 from theorems._symbolic import Decision, exact_kkt
 from theorems.base import Claim, Theorem
-from theorems.convex import max_margin, multiclass_max_margin
+from theorems.convex import NotSeparableError, max_margin, multiclass_max_margin
 from theorems.soudry2018 import _gd_claims
 
 DIRECTION_TOL = _gd_claims.DIRECTION.bound  # the G2/G4 pass bound on 1 - cos
@@ -172,6 +172,24 @@ class GradientDescentMaxMargin(Theorem):
 
     def claims(self) -> tuple[Claim, ...]:
         return _gd_claims.build(self)
+
+    def negative_controls(self) -> dict:
+        def non_separable() -> bool:
+            inst = self.example(0)
+            X, y = separable.with_contradiction(inst.X, inst.y, streams(0).noise)
+            try:
+                check_direction(Instance(X, y))
+            except NotSeparableError:
+                return True
+            return False
+
+        def adam_geometry() -> bool:
+            X, y = separable.planted(30, 50, streams(0).data, anisotropy=1.0, margin=0.5)
+            return not check_direction(Instance(X, y), method="adam", steps=5_000,
+                                       lr=1e-2, adam_eps=0.0).passed
+
+        return {"separability broken (a point and its negation share a label)": non_separable,
+                "gradient geometry broken (Adam, eps = 0, is not l2-biased)": adam_geometry}
 
 
 def exact_certificate(X, y) -> tuple[Decision, float]:

@@ -1,0 +1,1 @@
+"""Small models, one per file, trained through :func:`sim.train.train`."""

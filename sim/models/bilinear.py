@@ -1,0 +1,112 @@
+"""The bilinear next-token model p_hat(y | x) = softmax_y(f(x)^T g(y)) (Jiang et al. 2024).
+
+Embeddings F (|X|, d) are a free table or fixed (e.g. F = S A^T); unembeddings G (|Y|, d)
+are a free table. Trained on the exact population cross-entropy
+L = sum_x pi(x) sum_y P[x, y] (-log p_hat(y | x)) with pi uniform over the context set,
+full batch, through the one training loop (:func:`sim.train.train`), in float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sim import errors, streams
+from sim.errors import InputError
+from sim.train import History, OptimConfig, TrainConfig, optimizer_step, train
+
+
+class Bilinear(torch.nn.Module):
+    """Logits F G^T with trainable G and trainable or fixed F (float64)."""
+
+    def __init__(self, n_contexts: int, n_tokens: int, d: int, *, F=None,
+                 init_scale: float = 1e-3, generator: torch.Generator | None = None):
+        super().__init__()
+        d = errors.positive_int("d", d)
+        errors.positive_float("init_scale", init_scale)
+        kw = {"dtype": torch.float64, "generator": generator}
+        self.G = torch.nn.Parameter(init_scale * torch.randn(n_tokens, d, **kw))
+        if F is None:
+            self.F = torch.nn.Parameter(init_scale * torch.randn(n_contexts, d, **kw))
+        else:
+            F = errors.as_matrix("F", F)
+            if F.shape != (n_contexts, d):
+                raise InputError(f"fixed F has shape {F.shape}; expected ({n_contexts}, {d})")
+            self.register_buffer("F", torch.from_numpy(F.copy()))
+
+    def logits(self) -> torch.Tensor:
+        return self.F @ self.G.T  # (|X|, |Y|)
+
+
+REDUCTIONS = ("mean", "sum")
+
+
+def population_loss(logits: torch.Tensor, P: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The cross-entropy sum_y P[x, y] (-log softmax(logits)[x, y]), averaged over contexts
+    (pi uniform, spec 1.2) or summed over them (the same loss scaled by |X|)."""
+    logq = torch.log_softmax(logits, dim=1)
+    per_context = -(P * torch.where(P > 0, logq, torch.zeros_like(logq))).sum(1)
+    return per_context.mean() if reduction == "mean" else per_context.sum()
+
+
+def gradients(net: Bilinear, P: torch.Tensor, reduction: str = "mean") -> list[torch.Tensor]:
+    """Closed-form gradients of :func:`population_loss`, in ``net.parameters()`` order.
+
+    With R = softmax(F G^T) - P (rows of P sum to 1), divided by |X| for the mean:
+    dL/dG = R^T F, dL/dF = R G. Autograd gives the same (tested) at a fraction of the cost
+    on models this small.
+    """
+    with torch.no_grad():
+        R = torch.softmax(net.F @ net.G.T, dim=1) - P  # (|X|, |Y|)
+        if reduction == "mean":
+            R = R / P.shape[0]
+        grads = {"G": R.T @ net.F}
+        if isinstance(net.F, torch.nn.Parameter):
+            grads["F"] = R @ net.G
+    return [grads[name] for name, _ in net.named_parameters()]
+
+
+@dataclass
+class Fit:
+    """A trained bilinear model: final F, G (numpy float64) and the history of records."""
+
+    F: np.ndarray
+    G: np.ndarray
+    history: History
+
+
+def fit(model, *, d: int, optim: OptimConfig, steps: int, seed: int, F=None,
+        init_scale: float = 1e-3, reduction: str = "mean", observe=None, callbacks=(),
+        checkpoints_per_decade: int = 10, extra_checkpoints: tuple[int, ...] = ()) -> Fit:
+    """Train a :class:`Bilinear` on the exact table of ``model`` (a ConceptModel).
+
+    ``reduction`` chooses the mean over contexts (the population loss) or the sum (the
+    same loss times |X|: a step size lr on the sum is lr * |X| on the mean).
+    ``observe(F, G) -> dict`` is called at the checkpoints on numpy copies (default: the
+    loss only); ``callbacks`` may stop the run (see :func:`sim.train.train`).
+    """
+    if reduction not in REDUCTIONS:
+        raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    P = torch.from_numpy(model.table)
+    net = Bilinear(P.shape[0], P.shape[1], d, F=F, init_scale=init_scale,
+                   generator=streams(seed).torch("init"))
+    params = list(net.parameters())  # G, and F when it is free
+
+    def loss_fn() -> torch.Tensor:
+        return population_loss(net.logits(), P, reduction)
+
+    step = optimizer_step(params, optim, grad_fn=lambda: gradients(net, P, reduction))
+
+    def record(t: int) -> dict:
+        with torch.no_grad():
+            rec = {"loss": float(loss_fn())}
+            if observe is not None:
+                rec.update(observe(net.F.numpy().copy(), net.G.numpy().copy()))
+        return rec
+
+    config = TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade,
+                         extra_checkpoints=tuple(extra_checkpoints))
+    history = train(step, config, record, callbacks)
+    return Fit(F=net.F.detach().numpy().copy(), G=net.G.detach().numpy().copy(), history=history)
