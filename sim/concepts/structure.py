@@ -68,6 +68,13 @@ class ContextSet:
     def index(self) -> dict[tuple, int]:
         return {tuple(s): i for i, s in enumerate(self.S)}
 
+    def restrict_to(self, vocab: "Vocabulary") -> "ContextSet":
+        """The contexts that at least one token of ``vocab`` agrees with (E4 needs this:
+        a context fixing a concept vector outside the vocabulary has no next token)."""
+        C = 2 * vocab.C - 1
+        ok = ((self.S[:, None, :] == 0) | (self.S[:, None, :] == C[None])).all(-1).any(1)
+        return ContextSet(self.S[ok])
+
 
 @dataclass(frozen=True)
 class Vocabulary:
