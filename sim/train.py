@@ -70,6 +70,8 @@ class OptimConfig:
         if self.name not in OPTIMIZERS:
             raise InputError(f"optimizer must be one of {OPTIMIZERS}; got {self.name!r}")
         positive_float("lr", self.lr)
+        if len(tuple(self.betas)) != 2:
+            raise InputError(f"Adam betas must be a pair (beta1, beta2); got {self.betas!r}")
         if not (0 <= self.betas[0] < 1 and 0 <= self.betas[1] < 1):
             raise InputError(f"Adam betas must be in [0, 1); got {self.betas}")
         if not (self.eps >= 0 and math.isfinite(self.eps)):
@@ -97,8 +99,9 @@ def optimizer_step(params, config: OptimConfig, *, grad_fn=None,
     lr = config.lr
     if config.name == "gd":
         def step(t: int) -> None:
+            grads = grad_fn()  # outside no_grad: the autograd path needs a graph
             with torch.no_grad():
-                for p, g in zip(params, grad_fn()):
+                for p, g in zip(params, grads):
                     p.sub_(g, alpha=lr)
         return step
 

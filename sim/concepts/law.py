@@ -73,6 +73,8 @@ class ConceptLaw:
     def from_dag(cls, parents, cpts) -> "ConceptLaw":
         """A law factorised over a DAG given in topological (index) order."""
         m = _check_m(len(parents))
+        if len(cpts) != m:
+            raise InputError(f"cpts has {len(cpts)} tables for {m} concepts; give one per concept")
         parents = tuple(tuple(int(j) for j in pa) for pa in parents)
         for k, pa in enumerate(parents):
             if any(j >= k or j < 0 for j in pa) or len(set(pa)) != len(pa):

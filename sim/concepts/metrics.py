@@ -53,7 +53,7 @@ def directions(model, F, G) -> tuple[np.ndarray, np.ndarray]:
 def causal_inner_product(G) -> np.ndarray:
     """M = Cov_{y ~ uniform}(g(y))^+ (Park et al.'s causal inner product)."""
     G = np.asarray(G, dtype=np.float64)
-    return np.linalg.pinv(np.cov(G.T, bias=True), hermitian=True)
+    return np.linalg.pinv(np.atleast_2d(np.cov(G.T, bias=True)), hermitian=True)
 
 
 def _cross_abs_cos(V: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:

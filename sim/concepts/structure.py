@@ -84,7 +84,11 @@ class Vocabulary:
     ids: np.ndarray
 
     def __post_init__(self):
-        ids = np.asarray(self.ids, dtype=np.int64)
+        errors.positive_int("m", self.m)
+        raw = np.asarray(self.ids)
+        if raw.size and not np.issubdtype(raw.dtype, np.integer):
+            raise InputError(f"vocabulary ids must be integers; got dtype {raw.dtype}")
+        ids = raw.astype(np.int64)
         if ids.ndim != 1 or ids.size == 0:
             raise InputError("a vocabulary needs at least one token")
         if ids.min() < 0 or ids.max() >= 2**self.m or len(np.unique(ids)) != ids.size:

@@ -46,6 +46,8 @@ REDUCTIONS = ("mean", "sum")
 def population_loss(logits: torch.Tensor, P: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """The cross-entropy sum_y P[x, y] (-log softmax(logits)[x, y]), averaged over contexts
     (pi uniform, spec 1.2) or summed over them (the same loss scaled by |X|)."""
+    if reduction not in REDUCTIONS:
+        raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
     logq = torch.log_softmax(logits, dim=1)
     per_context = -(P * torch.where(P > 0, logq, torch.zeros_like(logq))).sum(1)
     return per_context.mean() if reduction == "mean" else per_context.sum()
