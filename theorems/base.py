@@ -72,6 +72,7 @@ class Evidence:
     seconds: float
     note: str = ""
     figures: tuple[str, ...] = ()  # PNG paths drawn by the claim's figure, if any
+    reproduce: str = ""  # the exact command that re-runs this check (set by the plugin)
 
     @property
     def required(self) -> dict[str, str]:
@@ -84,6 +85,11 @@ class Evidence:
             v = self.measured.get(c.statistic, float("nan"))
             parts.append(f"{c.statistic} = {v:.3g} (required {c.describe()})")
         return "; ".join(parts)
+
+    def default_reproduce(self) -> str:
+        seeds = ", ".join(map(str, self.seeds)) + ("," if len(self.seeds) == 1 else "")
+        return (f"python -c \"from theorems import get_claim; "
+                f"get_claim('{self.claim.id}').check(({seeds})).assert_ok()\"")
 
     def assert_ok(self) -> None:
         """Raise :class:`ClaimFailed` with a readable message unless the verdict is pass."""
@@ -104,8 +110,7 @@ class Evidence:
             lines.append(f"  seed {seed}: {vals}{extra}")
         if self.note:
             lines.append(f"  note: {self.note}")
-        lines.append(f"  reproduce: PAPER_CHECKS_SEEDS={','.join(map(str, self.seeds))} "
-                     f"pytest paper_checks -k \"{c.id}\"")
+        lines.append(f"  reproduce: {self.reproduce or self.default_reproduce()}")
         raise ClaimFailed("\n".join(lines))
 
 

@@ -1,9 +1,15 @@
-"""The claims report: one row per checked claim, as a terminal table and as claims.json.
+"""The claims report (the ledger): claims.json, claims.md, claims.tex and the figures.
 
-``paper_checks/conftest.py`` collects the :class:`~theorems.base.Evidence` of every claim
-test and calls :func:`write_report` and :func:`table` at the end of the run. The JSON file
-is written atomically (temporary file, then rename), so an interrupted run never leaves a
-half-written report.
+``paper_checks/conftest.py`` turns each claim test's :class:`~theorems.base.Evidence` into
+a JSON-ready record (:func:`evidence_record`), and at the end of the run calls
+:func:`write_report`, which writes into a staging folder and then swaps it into place, so
+an interrupted run never leaves a half-written report (the previous one stays intact).
+
+* ``claims.json``: provenance (versions, git commit, seeds setting, wall time) and one
+  record per claim: id, spec, paper, reference, statement, kind, measured, required, why,
+  verdict, statistic, seeds, per-seed values and details, figures, seconds.
+* ``claims.md``: the table grouped by paper, with the figures embedded.
+* ``claims.tex``: one ``\\newcommand`` per measured value; see :func:`macro_name`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import math
 import os
 import platform
 import re
+import shutil
+import subprocess
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,14 +28,21 @@ from typing import Iterable
 
 from theorems.base import Evidence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+VERDICTS = ("pass", "fail", "inconclusive")
 
 
 def _num(v):
+    if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
-    if hasattr(v, "item"):
-        return _num(v.item())
+    if isinstance(v, dict):
+        return {str(k): _num(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_num(x) for x in v]
+    if hasattr(v, "tolist"):
+        return _num(v.tolist())
     return v
 
 
@@ -35,35 +50,40 @@ def evidence_record(ev: Evidence) -> dict:
     """The JSON-ready record of one claim's evidence."""
     c = ev.claim
     return {
-        "id": c.id,
-        "spec": c.spec,
-        "paper": c.paper,
-        "reference": c.reference,
-        "statement": c.statement,
-        "kind": c.kind,
+        "id": c.id, "spec": c.spec, "paper": c.paper, "reference": c.reference,
+        "statement": c.statement, "kind": c.kind,
         "measured": {k: _num(v) for k, v in ev.measured.items()},
         "required": ev.required,
         "why": {t.statistic: t.why for t in c.criteria},
-        "verdict": ev.verdict,
-        "statistic": c.statistic,
-        "seeds": list(ev.seeds),
-        "per_seed": [
-            {"seed": s, "values": {k: _num(v) for k, v in m.values.items()},
-             "details": {k: _num(v) for k, v in m.details.items()},
-             "inconclusive": m.inconclusive}
-            for s, m in zip(ev.seeds, ev.per_seed)
-        ],
-        "note": ev.note,
-        "figures": list(ev.figures),
-        "seconds": round(ev.seconds, 3),
-        "budget_s": c.budget_s,
+        "criteria": [{"statistic": t.statistic, "bound": t.bound,
+                      "direction": "<=" if t.upper else ">=",
+                      "holds": t.accepts(ev.measured.get(t.statistic, float("nan")))}
+                     for t in c.criteria],
+        "verdict": ev.verdict, "statistic": c.statistic, "seeds": list(ev.seeds),
+        "per_seed": [{"seed": s, "values": _num(dict(m.values)), "details": _num(dict(m.details)),
+                      "inconclusive": m.inconclusive} for s, m in zip(ev.seeds, ev.per_seed)],
+        "note": ev.note, "figures": list(ev.figures), "reproduce": ev.reproduce,
+        "seconds": round(ev.seconds, 3), "budget_s": c.budget_s,
     }
 
 
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def provenance() -> dict:
-    """Versions of the stack that produced the numbers."""
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("representation-theorems", "numpy", "scipy", "sympy", "torch", "cvxpy", "clarabel"):
+    """Versions of the stack that produced the numbers, and the code's git commit."""
+    out = {"python": platform.python_version(), "platform": platform.platform(),
+           "git_commit": _git("rev-parse", "HEAD"),
+           "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+           "solver": "CLARABEL"}
+    for pkg in ("representation-theorems", "numpy", "scipy", "sympy", "torch", "cvxpy",
+                "clarabel", "hypothesis"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -71,24 +91,58 @@ def provenance() -> dict:
     return out
 
 
-def write_report(evidence: Iterable[Evidence], directory: Path, *, extra: dict | None = None) -> Path:
-    """Write ``claims.json`` into ``directory`` atomically; return its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    records = sorted((evidence_record(e) for e in evidence), key=lambda r: r["id"])
-    payload = {"schema": SCHEMA_VERSION, "provenance": provenance(), **(extra or {}),
-               "claims": records}
-    target = directory / "claims.json"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".claims-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, allow_nan=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+# --- LaTeX ---------------------------------------------------------------------------------
 
+_DIGITS = "Zero One Two Three Four Five Six Seven Eight Nine".split()
+
+
+def _camel(text: str) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", text)
+    out = ""
+    for w in filter(None, words):
+        w = re.sub(r"\d", lambda m: _DIGITS[int(m.group())], w)
+        out += w[0].upper() + w[1:]
+    return out
+
+
+def macro_name(claim_id: str, statistic: str) -> str:
+    """``\\rt`` + CamelCase of the claim id and statistic, digits spelled out (TeX command
+    names are letters only): soudry2018.gd_max_margin.direction / one_minus_cos ->
+    ``\\rtSoudryTwoZeroOneEightGdMaxMarginDirectionOneMinusCos``. Stable while the claim id
+    and statistic name are."""
+    return "\\rt" + _camel(claim_id) + _camel(statistic)
+
+
+def latex_number(v) -> str:
+    """A value for math mode: 3 significant digits, scientific notation outside [1e-3, 1e4)."""
+    if isinstance(v, str) or v is None:
+        return "\\text{" + str(v) + "}"
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.3g}"
+    mant, exp = f"{v:.2e}".split("e")
+    return f"{mant}\\times 10^{{{int(exp)}}}"
+
+
+def latex(records: list[dict]) -> str:
+    lines = ["% Measured values of the checked claims; generated by pytest paper_checks/.",
+             "% \\input{claims.tex}, then e.g. $\\rtSoudryTwoZeroOneEightGdMaxMarginDirectionOneMinusCos$.",
+             "% Each macro: \\rt + CamelCase(claim id) + CamelCase(statistic), digits spelled out.", ""]
+    seen: dict[str, str] = {}
+    for r in records:
+        lines.append(f"% {r['spec']} {r['id']} ({r['verdict']}; {r['statistic']} of seeds {r['seeds']})")
+        for stat, v in r["measured"].items():
+            name = macro_name(r["id"], stat)
+            if name in seen:
+                raise ValueError(f"LaTeX macro {name} would name both {seen[name]} and {r['id']}/{stat}")
+            seen[name] = f"{r['id']}/{stat}"
+            lines.append(f"\\newcommand{{{name}}}{{{latex_number(v)}}}")
+        lines.append(f"\\newcommand{{{macro_name(r['id'], 'verdict')}}}{{{r['verdict']}}}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Markdown and the terminal table -------------------------------------------------------
 
 def _spec_order(spec: str):
     """Sort key: paper prefix, then the claim number numerically (G2 < G10, 7 < 23b)."""
@@ -97,20 +151,81 @@ def _spec_order(spec: str):
     return (head, m.group(1), int(m.group(2) or 0), m.group(3))
 
 
-def table(evidence: Iterable[Evidence]) -> list[str]:
-    """Lines of the claims table: per claim, spec key, verdict, reference and id, then one
+def _fmt(v) -> str:
+    return v if isinstance(v, str) else f"{v:.4g}"
+
+
+def table(records: Iterable[dict]) -> list[str]:
+    """Lines of the claims table: per claim, spec key, verdict, id and reference, then one
     line per criterion with the measured value and what is required."""
+    records = sorted(records, key=lambda r: _spec_order(r["spec"]))
     lines = []
-    for ev in sorted(evidence, key=lambda e: _spec_order(e.claim.spec)):
-        c = ev.claim
-        lines.append(f"{c.spec:<22} {ev.verdict.upper():<12} {c.id}  [{c.reference.split(';')[0]}]")
-        for t in c.criteria:
-            v = ev.measured.get(t.statistic, float("nan"))
-            ok = "ok " if t.accepts(v) else "NO "
-            lines.append(f"    {ok}{t.statistic} = {v:.4g}  (required {t.describe()}; "
-                         f"{c.statistic} of {len(ev.seeds)} seed{'s' * (len(ev.seeds) > 1)})")
-        if ev.note:
-            lines.append(f"    note: {ev.note}")
-    counts = {v: sum(e.verdict == v for e in evidence) for v in ("pass", "fail", "inconclusive")}
+    for r in records:
+        lines.append(f"{r['spec']:<22} {r['verdict'].upper():<12} {r['id']}  [{r['reference'].split(';')[0]}]")
+        n = len(r["seeds"])
+        for c in r["criteria"]:
+            lines.append(f"    {'ok ' if c['holds'] else 'NO '}{c['statistic']} = "
+                         f"{_fmt(r['measured'][c['statistic']])}  (required {c['statistic']} "
+                         f"{c['direction']} {c['bound']:g}; {r['statistic']} of {n} seed{'s' * (n > 1)})")
+        if r["note"]:
+            lines.append(f"    note: {r['note']}")
+    counts = {v: sum(r["verdict"] == v for r in records) for v in VERDICTS}
     lines.append(", ".join(f"{n} {v}" for v, n in counts.items()))
     return lines
+
+
+def markdown(records: list[dict], prov: dict, folder: Path) -> str:
+    out = ["# Claims report", "",
+           f"Generated by `pytest paper_checks/` at git commit `{prov.get('git_commit')}`; "
+           f"seeds setting `{prov.get('seeds_setting')}`; wall time {prov.get('wall_time_s')} s. "
+           "Machine-readable: `claims.json`; LaTeX macros: `claims.tex`.", ""]
+    by_paper: dict[str, list[dict]] = {}
+    for r in sorted(records, key=lambda r: _spec_order(r["spec"])):
+        by_paper.setdefault(r["paper"], []).append(r)
+    for paper, rows in by_paper.items():
+        out += [f"## {paper}", "", "| spec | claim | measured | required | verdict |",
+                "|---|---|---|---|---|"]
+        for r in rows:
+            meas = "<br>".join(f"{c['statistic']} = {_fmt(r['measured'][c['statistic']])}"
+                               for c in r["criteria"])
+            req = "<br>".join(f"{c['direction']} {c['bound']:g}" for c in r["criteria"])
+            cells = [r["spec"], r["statement"], meas, req, f"**{r['verdict']}**"]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+        for r in rows:
+            for fig in r["figures"]:
+                rel = os.path.relpath(fig, folder) if os.path.isabs(fig) else fig
+                out += [f"![{r['spec']}: {r['id']}]({rel})", ""]
+    return "\n".join(out)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def write_report(records: Iterable[dict], directory: Path, *, staging: Path | None = None,
+                 extra: dict | None = None) -> Path:
+    """Write claims.json, claims.md and claims.tex, then swap the folder into ``directory``.
+
+    ``staging`` (default: a fresh temporary folder beside ``directory``) may already hold
+    the run's figures under ``figures/``. The previous report is replaced only once the
+    new one is complete.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(staging) if staging else Path(tempfile.mkdtemp(
+        dir=directory.parent, prefix=f".{directory.name}.partial-"))
+    staging.mkdir(parents=True, exist_ok=True)
+    records = sorted(records, key=lambda r: _spec_order(r["spec"]))
+    prov = {**provenance(), **(extra or {})}
+    (staging / "claims.json").write_text(json.dumps(
+        {"schema": SCHEMA_VERSION, "provenance": prov, "claims": records}, indent=2,
+        allow_nan=False), encoding="utf-8")
+    (staging / "claims.md").write_text(markdown(records, prov, staging), encoding="utf-8")
+    (staging / "claims.tex").write_text(latex(records), encoding="utf-8")
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        os.replace(directory, old)
+    os.replace(staging, directory)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return directory / "claims.json"

@@ -52,7 +52,7 @@ def test_failure_message_reads_like_the_claim():
         ev.assert_ok()
     msg = str(info.value)
     for part in ("toy.thm.claim", "toy:1", "A toy claim.", "err = 0.002", "err <= 0.001",
-                 "why: test bound", "seed 3", "PAPER_CHECKS_SEEDS=3 pytest paper_checks"):
+                 "why: test bound", "seed 3", "get_claim('toy.thm.claim').check((3,))"):
         assert part in msg
 
 
