@@ -3,12 +3,16 @@
 Private modules (a name part starting with ``_``) are skipped; results are sorted by id,
 and duplicate theorem or claim ids are errors, so a new theorem file is picked up (and
 checked by the contract test) the moment it exists.
+
+Theorems may also live outside this package (say, in a paper's own repository): list
+their importable packages, comma-separated, in ``REPRESENTATION_THEOREMS_EXTRA``.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 from functools import cache
 
@@ -20,7 +24,7 @@ from theorems.base import Claim, Theorem
 def all_theorems() -> tuple[Theorem, ...]:
     """One instance of every concrete Theorem subclass under :mod:`theorems`, sorted by id."""
     found: dict[str, Theorem] = {}
-    for info in pkgutil.walk_packages(theorems.__path__, prefix="theorems."):
+    for info in _modules():
         if any(part.startswith("_") for part in info.name.split(".")):
             continue
         module = importlib.import_module(info.name)
@@ -32,6 +36,24 @@ def all_theorems() -> tuple[Theorem, ...]:
                     raise RuntimeError(f"duplicate theorem id {thm.id!r} in {module.__name__}")
                 found[thm.id] = thm
     return tuple(found[k] for k in sorted(found))
+
+
+def _modules():
+    yield from pkgutil.walk_packages(theorems.__path__, prefix="theorems.")
+    extra = [p.strip() for p in os.environ.get("REPRESENTATION_THEOREMS_EXTRA", "").split(",")]
+    for name in filter(None, extra):
+        try:
+            pkg = importlib.import_module(name)
+        except ImportError as exc:
+            raise RuntimeError(f"REPRESENTATION_THEOREMS_EXTRA names {name!r}, which cannot be "
+                               f"imported: {exc}") from exc
+        yield from pkgutil.walk_packages(pkg.__path__, prefix=f"{name}.")
+
+
+def refresh() -> None:
+    """Forget the discovered theorems (after adding a module or changing the extra path)."""
+    all_theorems.cache_clear()
+    all_claims.cache_clear()
 
 
 @cache

@@ -49,8 +49,9 @@ def test_latex_macros_are_letters_only_and_collisions_are_refused():
     assert "\\newcommand{\\rtToyThmCErr}{0.5}" in tex
     assert report.macro_name("soudry2018.gd_max_margin.direction", "one_minus_cos") == (
         "\\rtSoudryTwoZeroOneEightGdMaxMarginDirectionOneMinusCos")
+    clash = [dict(recs[0], id="toy.thm_c")]  # a different claim with the same CamelCase
     with pytest.raises(ValueError, match="would name both"):
-        report.latex(recs + recs)
+        report.latex(recs + clash)
 
 
 def test_an_interrupted_write_keeps_the_previous_report(tmp_path, monkeypatch):

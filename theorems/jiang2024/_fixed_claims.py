@@ -104,10 +104,10 @@ def measure_gd_linearity(seed: int) -> Measurement:
     return Measurement(values, details)
 
 
-def measure_random_F(seed: int) -> Measurement:
+def measure_random_F(seed: int, steps: int = 20_000) -> Measurement:
     model = dag_model(seed, 3)
     F = streams(seed).noise.standard_normal((len(model.contexts), 27))
-    f = fit(model, d=27, F=F, optim=OptimConfig("gd", 1.0), steps=20_000, seed=seed,
+    f = fit(model, d=27, F=F, optim=OptimConfig("gd", 1.0), steps=steps, seed=seed,
             checkpoints_per_decade=1)
     s = metrics.summary(model, f.F, f.G)
     return Measurement({"lin_g_mean": s["lin_g_mean"]}, {"lin_g_min": s["lin_g_min"], "kl": s["kl"]})

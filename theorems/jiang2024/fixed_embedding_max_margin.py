@@ -130,7 +130,7 @@ class FixedEmbeddingMaxMargin(Theorem):
 
     def negative_controls(self) -> dict:
         def unstructured_embeddings() -> bool:
-            return _fixed_claims.measure_random_F(0).values["lin_g_mean"] < 0.6
+            return _fixed_claims.measure_random_F(0, steps=5_000).values["lin_g_mean"] < 0.6
 
         def rank_deficient_A() -> bool:
             from sim.errors import InputError
