@@ -10,6 +10,7 @@ nothing about any of them.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ import torch
 from sim.errors import InputError, positive_float, positive_int
 
 OPTIMIZERS = ("gd", "adam")
+
+# Progress of long runs: silent by default; `pytest --log-cli-level=INFO` (or any logging
+# configuration at INFO) shows it live, at most one line per PROGRESS_EVERY_S per run.
+PROGRESS = logging.getLogger("representation_theorems.progress")
+PROGRESS_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -180,11 +186,18 @@ def train(
     marks = config.checkpoints()
     history = History()
     start = time.perf_counter()
+    last_log = [start]
+    verbose = PROGRESS.isEnabledFor(logging.INFO)
 
     def record(t: int) -> str | None:
         rec = observe(t)
         history.steps.append(t)
         history.records.append(rec)
+        if verbose and (time.perf_counter() - last_log[0] >= PROGRESS_EVERY_S or t == config.steps):
+            last_log[0] = time.perf_counter()
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if isinstance(v, float))
+            PROGRESS.info("step %d/%d (%.0f%%) after %.1fs: %s", t, config.steps,
+                          100.0 * t / config.steps, last_log[0] - start, shown)
         bad = [k for k, v in rec.items()
                if isinstance(v, (int, float, np.number)) and not math.isfinite(float(v))]
         if bad:

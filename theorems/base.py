@@ -27,7 +27,8 @@ from theorems.tolerances import Threshold
 
 VERDICTS = ("pass", "fail", "inconclusive")
 KINDS = ("symbolic", "reference", "simulation", "control")
-STATISTICS = ("worst", "median")
+STATISTICS = ("worst", "median", "mean_bound")
+CONFIDENCE = 0.95  # one-sided level of the "mean_bound" statistic
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,10 @@ class Claim:
     figure : callable, optional
         ``figure(evidence, folder) -> [paths]`` draws the paper-figure mirror of the claim
         from the seeds' ``curves`` into the report folder.
-    statistic : {"worst", "median"}
-        How per-seed values are combined: the worst seed must pass, or the median.
+    statistic : {"worst", "median", "mean_bound"}
+        How per-seed values are combined: the worst seed must pass; the median; or a
+        one-sided 95% Student-t confidence bound on the mean (the upper bound for a "<="
+        criterion, the lower bound for ">="), which needs at least two seeds.
     budget_s : float
         Expected CPU seconds for all declared seeds on 2 cores.
     """
@@ -199,6 +202,12 @@ def _aggregate(values: list[float], statistic: str, upper: bool) -> float:
         return float("nan")  # NaN fails every criterion: nothing is silently dropped
     if statistic == "median":
         return float(np.median(arr))
+    if statistic == "mean_bound":
+        if arr.size < 2:
+            return float("inf") if upper else float("-inf")  # one seed bounds nothing
+        from scipy import stats
+        half = stats.t.ppf(CONFIDENCE, arr.size - 1) * arr.std(ddof=1) / np.sqrt(arr.size)
+        return float(arr.mean() + half if upper else arr.mean() - half)
     return float(arr.max() if upper else arr.min())
 
 

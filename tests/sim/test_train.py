@@ -215,3 +215,17 @@ def test_history_column_of_an_unknown_name_raises_listing_the_recorded_names():
 def test_history_column_of_an_empty_history_raises():
     with pytest.raises(InputError, match=r"no recorded quantity 'loss'; recorded: \[\]"):
         History().column("loss")
+
+
+def test_progress_is_silent_by_default_and_logged_at_info(caplog):
+    import logging
+
+    from sim.train import PROGRESS, TrainConfig, train
+
+    config = TrainConfig(steps=50)
+    with caplog.at_level(logging.WARNING, logger=PROGRESS.name):
+        train(lambda t: None, config, lambda t: {"x": float(t)})
+    assert not caplog.records
+    with caplog.at_level(logging.INFO, logger=PROGRESS.name):
+        train(lambda t: None, config, lambda t: {"x": float(t)})
+    assert any("step 50/50 (100%)" in r.getMessage() for r in caplog.records)

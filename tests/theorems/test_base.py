@@ -34,6 +34,18 @@ def test_median_statistic_tolerates_one_bad_seed_of_three():
     assert _claim(vals).check().verdict == "fail"
 
 
+def test_mean_bound_uses_a_one_sided_t_interval():
+    vals = {0: {"err": 1e-4, "score": 0.95}, 1: {"err": 3e-4, "score": 0.97},
+            2: {"err": 2e-4, "score": 0.96}}
+    ev = _claim(vals, statistic="mean_bound").check()
+    # mean 2e-4, sd 1e-4, t_{0.95, 2} = 2.919986: upper bound 2e-4 + 2.92 * 1e-4 / sqrt(3)
+    assert ev.measured["err"] == pytest.approx(2e-4 + 2.919986 * 1e-4 / 3**0.5, rel=1e-6)
+    assert ev.verdict == "pass"
+    spread = {0: {"err": 1e-5, "score": 0.95}, 1: {"err": 9e-4, "score": 0.95}}
+    assert _claim(spread, statistic="mean_bound").check().verdict == "fail"  # too uncertain
+    assert _claim({0: vals[0]}, statistic="mean_bound").check().verdict == "fail"
+
+
 def test_inconclusive_seed_is_never_a_pass():
     ev = _claim({0: {"err": 1e-4, "score": 0.95}}, inconclusive=(0,)).check()
     assert ev.verdict == "inconclusive" and "not converged" in ev.note

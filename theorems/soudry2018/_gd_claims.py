@@ -11,6 +11,7 @@ import numpy as np
 
 from sim import gd, streams
 from sim.data import separable
+from theorems import figures
 from theorems.base import Claim, Measurement
 from theorems.convex import NotSeparableError, separability
 from theorems.tolerances import Threshold
@@ -58,7 +59,8 @@ def measure_direction(seed: int) -> Measurement:
         {"one_minus_cos": chk.one_minus_cos, "margin_gap": chk.margin_gap,
          "initial_one_minus_cos": chk.initial_one_minus_cos},
         {"n": inst.X.shape[0], "d": inst.X.shape[1], "steps": chk.steps,
-         "svm_margin": chk.svm_margin})
+         "svm_margin": chk.svm_margin},
+        curves={"t": chk.steps_curve, "y": chk.one_minus_cos_curve})
 
 
 def measure_rate(seed: int) -> Measurement:
@@ -83,7 +85,9 @@ def measure_rate(seed: int) -> Measurement:
          "theta_log_t_spread": float(prod.max() / prod.min()), "norm_log_t_r2": r2_norm,
          "norm_slope_rel_error": abs(a / np.linalg.norm(ref.w) - 1.0)},
         {"lr": traj.lr, "steps": h.last_step, "final_one_minus_cos": h.last["one_minus_cos"],
-         "norm_slope": float(a), "w_hat_norm": float(np.linalg.norm(ref.w))})
+         "norm_slope": float(a), "w_hat_norm": float(np.linalg.norm(ref.w))},
+        curves={"t": t[keep], "inv_theta": 1.0 / theta, "slope": fit["slope"],
+                "intercept": fit["intercept"]})
 
 
 def measure_multiclass(seed: int) -> Measurement:
@@ -95,7 +99,8 @@ def measure_multiclass(seed: int) -> Measurement:
     return Measurement(
         {"one_minus_cos": chk.one_minus_cos, "margin_gap": chk.margin_gap,
          "initial_one_minus_cos": chk.initial_one_minus_cos},
-        {"n": n, "d": d, "k": k, "steps": chk.steps, "svm_margin": chk.svm_margin})
+        {"n": n, "d": d, "k": k, "steps": chk.steps, "svm_margin": chk.svm_margin},
+        curves={"t": chk.steps_curve, "y": chk.one_minus_cos_curve})
 
 
 def measure_controls(seed: int) -> Measurement:
@@ -143,7 +148,44 @@ def measure_support(seed: int) -> Measurement:
     return Measurement(
         {"support_mismatch": float(len(gd_set ^ ref_set))},
         {"support_size": len(ref_set), "delta": delta, "next_margin_gap": gap,
-         "steps": traj.history.last_step}, inconclusive=why)
+         "steps": traj.history.last_step}, inconclusive=why,
+        curves={"m_gd": m_gd, "support": ref.support, "svm_margin": ref.margin})
+
+
+def _convergence_figure(name: str, title: str):
+    def draw(evidence, folder) -> list:
+        series = [(f"seed {s}", m.curves["t"][1:], m.curves["y"][1:], "-")
+                  for s, m in zip(evidence.seeds, evidence.per_seed)]
+        return [figures.curves(folder / name, series, title=title, xlabel="steps t",
+                               ylabel="1 - cos(w_t, w_hat)", logy=True,
+                               hlines=[(DIRECTION.bound, "pass bound 1e-6")])]
+    return draw
+
+
+def rate_figure(evidence, folder) -> list:
+    series = []
+    for s, m in zip(evidence.seeds, evidence.per_seed):
+        c = m.curves
+        series.append((f"seed {s}: 1/theta_t", c["t"], c["inv_theta"], "o"))
+        series.append((f"seed {s}: {c['slope']:.2f} ln t + {c['intercept']:.2f}", c["t"],
+                       c["slope"] * np.log(c["t"]) + c["intercept"], "-"))
+    return [figures.curves(folder / "soudry2018_G3_inverse_angle_vs_log_t.png", series,
+                           title="Plain GD (eta = 1/beta): 1/theta_t is linear in ln t",
+                           xlabel="steps t (log scale)", ylabel="1 / theta_t (radians^-1)")]
+
+
+def support_figure(evidence, folder) -> list:
+    series = []
+    for s, m in zip(evidence.seeds, evidence.per_seed):
+        c = m.curves
+        order = np.argsort(c["m_gd"])
+        rank = np.arange(1, len(order) + 1, dtype=float)
+        series.append((f"seed {s} (|support| = {len(c['support'])})", rank,
+                       c["m_gd"][order] / c["svm_margin"], "-"))
+    return [figures.curves(folder / "soudry2018_G6_sorted_margins.png", series,
+                           title="GD limit: sorted normalised margins / SVM margin",
+                           xlabel="points, by margin", ylabel="margin / gamma_svm",
+                           logx=False, hlines=[(1.0, "SVM margin")])]
 
 
 def build(thm) -> tuple[Claim, ...]:
@@ -173,6 +215,8 @@ def build(thm) -> tuple[Claim, ...]:
             "direction to the hard-margin SVM: 1-cos <= 1e-6 and normalised margin within "
             "1e-4 on every drawn instance (n in [20, 200], d in [2, 20], anisotropic).",
             measure=measure_direction, seeds=SEEDS, budget_s=5.0,
+            figure=_convergence_figure("soudry2018_G2_direction_convergence.png",
+                                       "Dual momentum GD: 1 - cos to the SVM direction"),
             criteria=(DIRECTION, MARGIN_GAP, NONTRIVIAL)),
         Claim(
             id=f"{pid}.rate", spec="gd:G3", paper=PAPER, kind="simulation",
@@ -180,7 +224,7 @@ def build(thm) -> tuple[Claim, ...]:
             statement="Plain GD with eta = 1/beta converges in direction only logarithmically: "
             "1/theta_t is linear in ln t over t in [1e2, 1e5], theta_t ln t stays bounded and "
             "||w_t|| grows like ||w_hat|| ln t.",
-            measure=measure_rate, seeds=SEEDS, budget_s=15.0,
+            measure=measure_rate, seeds=SEEDS, budget_s=15.0, figure=rate_figure,
             criteria=(
                 Threshold("inverse_angle_r2", 0.95, upper=False, why=(
                     "issue G3: 1/theta = a ln t + c must explain 95% of the variance over "
@@ -203,6 +247,8 @@ def build(thm) -> tuple[Claim, ...]:
             statement="Softmax cross-entropy GD (dual momentum) converges in direction to the "
             "multiclass max-margin solution W_hat (1-cos <= 1e-6, margin within 1e-4).",
             measure=measure_multiclass, seeds=SEEDS, budget_s=5.0,
+            figure=_convergence_figure("soudry2018_G4_multiclass_convergence.png",
+                                       "Cross-entropy GD: 1 - cos to the multiclass SVM"),
             criteria=(DIRECTION, MARGIN_GAP, NONTRIVIAL)),
         Claim(
             id=f"{pid}.controls", spec="gd:G5", paper=PAPER, kind="control",
@@ -234,7 +280,7 @@ def build(thm) -> tuple[Claim, ...]:
             "issue G6",
             statement="The support vectors of the reference are exactly the points that "
             "attain the minimum normalised margin of the GD limit direction.",
-            measure=measure_support, seeds=SEEDS, budget_s=20.0,
+            measure=measure_support, seeds=SEEDS, budget_s=20.0, figure=support_figure,
             criteria=(Threshold("support_mismatch", 0.0, why=(
                 "set equality: the number of points in one set but not the other must be 0; "
                 "a seed whose GD direction cannot resolve the sets is inconclusive, not "

@@ -64,6 +64,8 @@ class DirectionCheck:
     method: str
     loss: str
     passed: bool
+    steps_curve: np.ndarray = None  # checkpoints of the run
+    one_minus_cos_curve: np.ndarray = None  # 1 - cos at those checkpoints
 
 
 def draw_instance(seed: int, *, n=(20, 200), d=(2, 20), anisotropy: float = 10.0,
@@ -112,7 +114,9 @@ def check_direction(inst: Instance, *, method: str = "momentum", loss: str | Non
         one_minus_cos=last["one_minus_cos"], margin_gap=gap, svm_margin=ref_margin,
         initial_one_minus_cos=traj.history.records[1]["one_minus_cos"],
         steps=traj.history.last_step, method=method, loss=loss,
-        passed=last["one_minus_cos"] <= tol and gap <= _gd_claims.MARGIN_GAP.bound)
+        passed=last["one_minus_cos"] <= tol and gap <= _gd_claims.MARGIN_GAP.bound,
+        steps_curve=np.asarray(traj.history.steps, dtype=np.float64),
+        one_minus_cos_curve=traj.history.column("one_minus_cos"))
 
 
 def angle_law() -> Decision:
