@@ -1,8 +1,9 @@
-"""Command line: ``python -m theorems {new,list,ablate} ...``.
+"""Command line: ``python -m theorems {new,list,ablate,search} ...``.
 
 * ``new PAPER SLUG``: scaffold a theorem module and its paper-checks test.
 * ``list``: the registered theorems and claims.
 * ``ablate``: run every theorem's negative controls and show which assumption each breaks.
+* ``search``: counterexample search on the gap between witnesses (see theorems.search).
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ def _ablate(args) -> int:
     return 1 if failures else 0
 
 
+def _search(args) -> int:
+    from theorems import search
+    from theorems.registry import all_theorems
+    if args.replay:
+        out = search.replay(Path(args.replay))
+        print(f"{out['theorem']}: saved gap {out['worst_gap']:.3g}, replayed "
+              f"{out['replayed_gap']:.3g} {out['replayed_gaps']} at {out['params']}")
+        return 0
+    ids = args.theorems or [t.id for t in all_theorems()]
+    for tid in ids:
+        start = time.perf_counter()
+        found = search.search(tid, examples=args.examples, out=Path(args.out))
+        print(f"{tid}: worst gap {found['worst_gap']:.3g} {found['gaps']} at {found['params']} "
+              f"({args.examples} examples, {time.perf_counter() - start:.0f}s; saved in {args.out})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m theorems")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +84,12 @@ def main(argv=None) -> int:
     p.set_defaults(func=_new)
     sub.add_parser("list", help="registered theorems and claims").set_defaults(func=_list)
     sub.add_parser("ablate", help="run every negative control").set_defaults(func=_ablate)
+    p = sub.add_parser("search", help="counterexample search on the gap between witnesses")
+    p.add_argument("theorems", nargs="*", help="theorem ids (default: all)")
+    p.add_argument("--examples", type=int, default=50)
+    p.add_argument("--out", default="paper_checks_report/search")
+    p.add_argument("--replay", default=None, help="a saved search-<id>.json to recompute")
+    p.set_defaults(func=_search)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -251,6 +251,12 @@ class Theorem(abc.ABC):
     def claims(self) -> tuple[Claim, ...]:
         """The theorem's checkable claims."""
 
+    def search_space(self):
+        """``(strategy, build)``: a Hypothesis strategy of JSON-ready parameter dicts and a
+        function turning one into an instance for :meth:`compare`. The counterexample
+        search (``python -m theorems search``) maximises the largest gap over it."""
+        raise NotImplementedError(f"{type(self).__name__} declares no search space")
+
     @abc.abstractmethod
     def negative_controls(self) -> Mapping[str, Callable[[], bool]]:
         """Named checks run on inputs that break one assumption each.

@@ -20,6 +20,7 @@ norms, the max-margin layer's feasibility check of Z_c as a P2 point, and float6
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
 import numpy as np
 import sympy
 
@@ -148,6 +149,9 @@ class CanonicalSolution(Theorem):
                       Threshold("float_singular_value_rel_error", SVD_REL, why=(
                           "float64 SVD agrees with the exact spectrum to rounding (m <= 6)")))),
         )
+
+    def search_space(self):
+        return st.fixed_dictionaries({"m": st.integers(1, 4)}), lambda p: uniform_model(p["m"])
 
     def negative_controls(self) -> dict:
         def incomplete_contexts() -> bool:

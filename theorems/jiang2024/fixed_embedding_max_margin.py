@@ -26,6 +26,7 @@ random DAG laws (q = 0.5) convergence is slower and only reported (see the claim
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
 import numpy as np
 import sympy
 
@@ -127,6 +128,16 @@ class FixedEmbeddingMaxMargin(Theorem):
 
     def claims(self) -> tuple[Claim, ...]:
         return _fixed_claims.build(self)
+
+    def search_space(self):
+        strategy = st.fixed_dictionaries({
+            "seed": st.integers(0, 2**31 - 1), "m": st.integers(2, 4), "extra_d": st.integers(0, 3),
+            "kind": st.sampled_from(["orthonormal", "gaussian"])})
+
+        def build(p: dict):
+            return (dag_model(p["seed"], p["m"]),
+                    embedding_axes(p["seed"], p["m"] + p["extra_d"], p["m"], p["kind"]))
+        return strategy, build
 
     def negative_controls(self) -> dict:
         def unstructured_embeddings() -> bool:

@@ -24,6 +24,7 @@ A0 (p > 0) is required; zero-probability vectors are rejected by ConceptLaw.
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
 import itertools
 
 import numpy as np
@@ -231,6 +232,11 @@ class LogOddsStructure(Theorem):
                           "the check must be able to fail: flipping a concept inside the "
                           "blanket changes ell_i for generic CPTs (U[0.3, 0.7] draws)")))),
         )
+
+    def search_space(self):
+        strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1),
+                                          "m": st.integers(2, 6), "q": st.floats(0.0, 1.0)})
+        return strategy, lambda p: dag_model(p["seed"], p["m"], q=p["q"])
 
     def negative_controls(self) -> dict:
         def dependence_inside_blanket() -> bool:

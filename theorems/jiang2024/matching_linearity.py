@@ -25,6 +25,7 @@ dropping it is the negative control.
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
 import itertools
 
 import numpy as np
@@ -242,6 +243,17 @@ class LogOddsMatchingLinearity(Theorem):
                   "per-seed values reported).",
                   criteria=(Threshold("logodds_err", 0.01, why="spec claim 21 ([O] 0.0029)"),)),
         )
+
+    def search_space(self):
+        log_odds = st.floats(0.01, 10.0) | st.floats(-10.0, -0.01)
+        strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1),
+                                          "d": st.integers(2, 6), "extra_rows": st.integers(0, 12),
+                                          "l1": log_odds, "l2": log_odds})
+
+        def build(p: dict):
+            F = matching_embeddings(p["d"] + p["extra_rows"], p["d"], streams(p["seed"]).noise)
+            return F, p["l1"], p["l2"]
+        return strategy, build
 
     def negative_controls(self) -> dict:
         def spanning_dropped() -> bool:

@@ -27,6 +27,7 @@ linear networks.
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,6 +177,16 @@ class GradientDescentMaxMargin(Theorem):
 
     def claims(self) -> tuple[Claim, ...]:
         return _gd_claims.build(self)
+
+    def search_space(self):
+        strategy = st.fixed_dictionaries({
+            "seed": st.integers(0, 2**31 - 1), "n": st.integers(10, 200),
+            "d": st.integers(2, 20), "anisotropy": st.floats(1.0, 100.0)})
+
+        def build(p: dict) -> Instance:
+            rng = streams(p["seed"]).data
+            return Instance(*separable.planted(p["n"], p["d"], rng, anisotropy=p["anisotropy"]))
+        return strategy, build
 
     def negative_controls(self) -> dict:
         def non_separable() -> bool:
