@@ -45,7 +45,14 @@ import torch
 
 from sim import errors
 from sim.errors import InputError
-from sim.train import History, OptimConfig, TrainConfig, optimizer_step, stop_when, train
+from sim.train import (
+    History,
+    OptimConfig,
+    TrainConfig,
+    optimizer_step,
+    stop_when,
+    train,
+)
 
 LOSSES = ("logistic", "exponential", "cross_entropy")
 METHODS = ("gd", "ngd", "momentum", "adam")

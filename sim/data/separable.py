@@ -13,7 +13,6 @@ import numpy as np
 from sim import errors
 from sim.errors import InputError
 
-
 # Rounds of rejection sampling before planted_multiclass gives up (a margin no point can
 # meet, e.g. two equal class rows in d = 1, would otherwise loop forever).
 MAX_DRAWS = 50

@@ -19,8 +19,15 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sim
-from sim.concepts import (MAX_EXACT_M, ConceptLaw, ConceptModel, ContextSet, Vocabulary,
-                          concept_vectors, metrics)
+from sim.concepts import (
+    MAX_EXACT_M,
+    ConceptLaw,
+    ConceptModel,
+    ContextSet,
+    Vocabulary,
+    concept_vectors,
+    metrics,
+)
 from sim.errors import InputError
 
 # --- tolerances ---------------------------------------------------------------------------

@@ -8,8 +8,6 @@ the separability certificates of :mod:`theorems.convex`.
 
 from __future__ import annotations
 
-import math
-
 import mpmath
 import numpy as np
 import pytest

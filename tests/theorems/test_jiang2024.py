@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, ContextSet, Vocabulary, metrics
 from sim.errors import InputError
+from tests.strategies import seeds
 from theorems.jiang2024 import fixed_embedding_max_margin as fx
 from theorems.jiang2024 import log_odds, matching_linearity
 from theorems.jiang2024._common import closed_form_G, embedding_axes
-from tests.strategies import seeds
 
 EXACT = 1e-12  # exact float64 tables and closed forms: rounding only
 SOLVER = 1e-7  # a certified max-margin solution against its closed form (KKT tol 1e-8, x10)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sim import gd, streams
 from sim.data import separable
 from sim.errors import InputError
+from tests.strategies import rational_binary, separable_binary, separable_multiclass
 from theorems._symbolic import exact_kkt
 from theorems.convex import (
     NotSeparableError,
@@ -17,7 +18,6 @@ from theorems.convex import (
 )
 from theorems.convex._program import residuals
 from theorems.tolerances import KKT_RESIDUAL
-from tests.strategies import rational_binary, separable_binary, separable_multiclass
 
 # Two certified float64 solutions of the same strictly convex program agree to rounding.
 SAME_SOLUTION = 1e-9

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from sim import streams
 from sim.data import separable
-from theorems.convex import NotSeparableError, max_margin
+from tests.strategies import separable_binary, separable_multiclass
+from theorems.convex import NotSeparableError
 from theorems.soudry2018 import _gd_claims
 from theorems.soudry2018.gd_max_margin import (
     DIRECTION_TOL,
@@ -16,7 +17,6 @@ from theorems.soudry2018.gd_max_margin import (
     angle_law,
     check_direction,
 )
-from tests.strategies import separable_binary, separable_multiclass
 
 # The claims' own pass bounds (named there with their reasons).
 MARGIN_GAP = _gd_claims.MARGIN_GAP.bound

@@ -10,7 +10,14 @@ from sim.models.bilinear import fit
 from sim.train import OptimConfig
 from theorems import figures
 from theorems.base import Claim, Measurement
-from theorems.jiang2024._common import PAPER, SEEDS, TAG_D, TAG_O, closed_form_G, dag_model
+from theorems.jiang2024._common import (
+    PAPER,
+    SEEDS,
+    TAG_D,
+    TAG_O,
+    closed_form_G,
+    dag_model,
+)
 from theorems.tolerances import Threshold
 
 P2_SHAPES = ((3, 5), (3, 3), (4, 6))  # (m, d) of the spec's closed-form checks, by seed

@@ -20,9 +20,9 @@ norms, the max-margin layer's feasibility check of Z_c as a P2 point, and float6
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
 import numpy as np
 import sympy
+from hypothesis import strategies as st
 
 from sim.concepts import ConceptLaw, ConceptModel
 from theorems._symbolic import Decision

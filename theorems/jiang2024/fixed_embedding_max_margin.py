@@ -26,15 +26,15 @@ random DAG laws (q = 0.5) convergence is slower and only reported (see the claim
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
 import numpy as np
 import sympy
+from hypothesis import strategies as st
 
 from sim.concepts import ConceptModel, metrics
 from sim.models.bilinear import fit
 from sim.train import OptimConfig
 from theorems._symbolic import Decision
-from theorems.base import Claim, Measurement, Theorem
+from theorems.base import Claim, Theorem
 from theorems.convex import max_margin, multiclass_max_margin
 from theorems.jiang2024 import _fixed_claims
 from theorems.jiang2024._common import closed_form_G, dag_model, embedding_axes

@@ -24,11 +24,11 @@ A0 (p > 0) is required; zero-probability vectors are rejected by ConceptLaw.
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
 import itertools
 
 import numpy as np
 import sympy
+from hypothesis import strategies as st
 
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, concept_vectors

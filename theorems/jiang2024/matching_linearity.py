@@ -25,11 +25,11 @@ dropping it is the negative control.
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
 import itertools
 
 import numpy as np
 import sympy
+from hypothesis import strategies as st
 
 from sim import streams
 from sim.concepts import metrics

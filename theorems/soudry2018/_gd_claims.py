@@ -36,8 +36,8 @@ def _instance(seed, **kw):
 
 
 def measure_kkt(seed: int) -> Measurement:
-    from theorems.soudry2018.gd_max_margin import exact_certificate
     from theorems.convex import max_margin
+    from theorems.soudry2018.gd_max_margin import exact_certificate
     inst = _instance(seed)
     ref = max_margin(inst.X, inst.y)
     rng = streams(seed).noise

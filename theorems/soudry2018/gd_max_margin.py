@@ -27,12 +27,12 @@ linear networks.
 
 from __future__ import annotations
 
-from hypothesis import strategies as st
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
 import sympy
+from hypothesis import strategies as st
 
 from sim import gd, streams
 from sim.data import separable
