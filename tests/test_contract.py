@@ -38,8 +38,10 @@ class TestContract:
     def test_reference_on_example_is_certified(self, thm):
         ref = thm.reference(thm.example(0))
         assert ref.status == "optimal"
-        residual = ref.residuals.worst if hasattr(ref, "residuals") else ref.residual
-        assert residual <= 1e-8  # the max-margin layer's KKT_RESIDUAL tolerance
+        if hasattr(ref, "residuals"):  # the max-margin layer: its KKT_RESIDUAL tolerance
+            assert ref.residuals.worst <= 1e-8
+        else:  # a SolveResult carries its own tolerance and reason
+            assert ref.residual <= ref.tol, ref.why
 
     def test_simulation_returns_summary_statistics(self, thm):
         out = thm.simulate(thm.example(0), seed=0)
