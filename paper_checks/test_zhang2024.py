@@ -22,3 +22,20 @@ def test_claim02_merging_contexts_costs_a_jensen_shannon_divergence(evidence):
 @pytest.mark.claim(f"{AR}.sufficiency")
 def test_claim03_a_sufficient_embedding_reaches_the_conditional_entropy(evidence):
     evidence.assert_ok()
+
+HMM = "zhang2024.hmm_belief"
+
+
+@pytest.mark.claim(f"{HMM}.forward_filter")
+def test_claim17_the_forward_filter_is_exact_and_sufficient(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{HMM}.injectivity")
+def test_claim18_belief_to_predictive_is_injective_iff_full_rank(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{HMM}.viterbi")
+def test_claim19_viterbi_last_state_is_not_the_belief_argmax(evidence):
+    evidence.assert_ok()

@@ -1,0 +1,3 @@
+"""Bayesian generators and exact oracles: exchangeable models, HMMs."""
+
+from sim.bayes.exchangeable import BetaBernoulli, GammaExponential, NormalGamma  # noqa: E402
