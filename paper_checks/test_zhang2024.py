@@ -39,3 +39,25 @@ def test_claim18_belief_to_predictive_is_injective_iff_full_rank(evidence):
 @pytest.mark.claim(f"{HMM}.viterbi")
 def test_claim19_viterbi_last_state_is_not_the_belief_argmax(evidence):
     evidence.assert_ok()
+
+EXCH = "zhang2024.exchangeable"
+
+
+@pytest.mark.claim(f"{EXCH}.closed_forms")
+def test_claim04_conjugate_closed_forms_equal_quadrature(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.permutation")
+def test_claim05_predictives_depend_on_the_data_only_through_the_statistic(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.predictive_determines_statistic")
+def test_claim06_the_one_step_predictive_determines_the_statistic(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.mse_optimum_and_floor")
+def test_claim09_mse_optimum_and_the_memorisation_floor(evidence):
+    evidence.assert_ok()

@@ -1,3 +1,6 @@
 """Bayesian generators and exact oracles: exchangeable models, HMMs."""
 
-from sim.bayes.exchangeable import BetaBernoulli, GammaExponential, NormalGamma  # noqa: E402
+from sim.bayes.exchangeable import BetaBernoulli, GammaExponential, NormalGamma
+from sim.bayes.hmm import HMM
+
+__all__ = ["HMM", "BetaBernoulli", "GammaExponential", "NormalGamma"]

@@ -358,10 +358,12 @@ def test_beta_bernoulli_draws_match_the_prior_mean_and_the_bernoulli_likelihood(
 
 
 def test_normal_gamma_draws_match_the_prior_means_and_the_normal_likelihood():
-    mu0, lam0, al, be = 5.0, 1.0, 3.0, 2.0
+    mu0, lam0, al, be = 5.0, 2.5, 3.0, 2.0  # lam0 != 1 so the prior precision scaling shows
     (mu, tau), x = NormalGamma(mu0, lam0, al, be).sample(MC_SEQUENCES, 2, _rng(71))
     _check_mean("tau", tau, al / be, math.sqrt(al) / be)
     _check_mean("mu", mu, mu0, math.sqrt(be / (lam0 * (al - 1))))  # Var mu = E[1/(lam0 tau)]
+    w = np.sqrt(lam0 * tau) * (mu - mu0)  # standard normal given tau
+    _check_mean("w^2", w**2, 1.0, math.sqrt(2.0))  # chi-square(1): mean 1, sd sqrt(2)
     z = np.sqrt(tau) * (x[:, 0] - mu)  # standard normal given (mu, tau)
     _check_mean("z", z, 0.0, 1.0)
     _check_mean("z^2", z**2, 1.0, math.sqrt(2.0))

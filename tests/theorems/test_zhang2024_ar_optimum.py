@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import streams
-from theorems.zhang2024 import ar_optimum as ar
 from tests.strategies import seeds
+from theorems.zhang2024 import ar_optimum as ar
 
 CONVEX = ar.CONVEX  # Clarabel on the exponential cone; see the module's reason
 
