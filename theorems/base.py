@@ -256,8 +256,14 @@ class Theorem(abc.ABC):
     def search_space(self):
         """``(strategy, build)``: a Hypothesis strategy of JSON-ready parameter dicts and a
         function turning one into an instance for :meth:`compare`. The counterexample
-        search (``python -m theorems search``) maximises the largest gap over it."""
-        raise NotImplementedError(f"{type(self).__name__} declares no search space")
+        search (``python -m theorems search``) maximises the largest gap over it.
+
+        The default searches over seeds of :meth:`example`; override it to search over the
+        assumptions' real parameters (sizes, priors, dimensions).
+        """
+        from hypothesis import strategies as st
+        return (st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1)}),
+                lambda p: self.example(p["seed"]))
 
     @abc.abstractmethod
     def negative_controls(self) -> Mapping[str, Callable[[], bool]]:

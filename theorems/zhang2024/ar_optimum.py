@@ -24,7 +24,6 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 from scipy.special import betaln, xlogy
 
 from sim import streams
@@ -201,10 +200,6 @@ class AutoregressiveOptimum(Theorem):
         merged, _ = min_log_loss(w, P, np.zeros(2, int))
         separate, _ = min_log_loss(w, P, np.arange(2))
         return {"lemma_m_gap": abs(merged - separate - self.simulate(instance)["js"])}
-
-    def search_space(self):
-        strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1)})
-        return strategy, lambda p: self.example(p["seed"])
 
     def claims(self) -> tuple[Claim, ...]:
         pid = self.id

@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from sim import streams
@@ -253,10 +252,6 @@ class ExchangeableSufficiency(Theorem):
 
     def compare(self, instance, seed: int = 0) -> dict:
         return {"quadrature_rel_error": self.reference(instance).residual}
-
-    def search_space(self):
-        strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1)})
-        return strategy, lambda p: self.example(p["seed"])
 
     def claims(self) -> tuple[Claim, ...]:
         pid = self.id

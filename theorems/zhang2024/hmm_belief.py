@@ -26,7 +26,6 @@ from fractions import Fraction
 
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 
 from sim import streams
 from sim.bayes.hmm import HMM
@@ -158,10 +157,6 @@ class BeliefStateSufficiency(Theorem):
 
     def compare(self, instance, seed: int = 0) -> dict:
         return {"filter_gap": self.reference(instance).residual}
-
-    def search_space(self):
-        strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1)})
-        return strategy, lambda p: self.example(p["seed"])
 
     def claims(self) -> tuple[Claim, ...]:
         pid = self.id
