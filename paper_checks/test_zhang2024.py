@@ -58,6 +58,40 @@ def test_claim06_the_one_step_predictive_determines_the_statistic(evidence):
     evidence.assert_ok()
 
 
-@pytest.mark.claim(f"{EXCH}.mse_optimum_and_floor")
-def test_claim09_mse_optimum_and_the_memorisation_floor(evidence):
+@pytest.mark.claim(f"{EXCH}.normal_gamma_moments")
+def test_claim07_normal_gamma_moments_are_posterior_expectations(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.mse_optimum")
+def test_claim08_the_mse_optimum_is_the_predictive_mean(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.memorisation_floor")
+def test_claim09_the_memorisation_floor(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{EXCH}.latent_floor")
+def test_claim10_probing_the_latent_parameter_has_a_floor(evidence):
+    evidence.assert_ok()
+
+HYP = "zhang2024.hypotheses"
+
+
+@pytest.mark.claim(f"{HYP}.box_posterior")
+def test_claim23_the_rectangle_posterior_depends_only_on_the_box(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{HYP}.one_step_rank")
+def test_claim23b_one_step_predictive_does_not_determine_the_posterior(evidence):
+    evidence.assert_ok()
+
+TOPICS = "zhang2024.topics"
+
+
+@pytest.mark.claim(f"{TOPICS}.bag_of_words")
+def test_claim25_the_lda_posterior_is_bag_of_words(evidence):
     evidence.assert_ok()

@@ -1,6 +1,9 @@
-"""Bayesian generators and exact oracles: exchangeable models, HMMs."""
+"""Bayesian generators and exact oracles: exchangeable models, HMMs,
+the rectangle hypothesis game, tiny LDA."""
 
 from sim.bayes.exchangeable import BetaBernoulli, GammaExponential, NormalGamma
 from sim.bayes.hmm import HMM
+from sim.bayes.lda import LDA
+from sim.bayes.rectangles import RectangleGame
 
-__all__ = ["HMM", "BetaBernoulli", "GammaExponential", "NormalGamma"]
+__all__ = ["HMM", "LDA", "BetaBernoulli", "GammaExponential", "NormalGamma", "RectangleGame"]
