@@ -89,7 +89,8 @@ def ng_expectations(model: NormalGamma, x, fns) -> list[float]:
             return g(mu, tau) * math.exp(log_joint(mu, tau) - c + u)
         half = lambda u: 12.0 / math.sqrt(lam_n * math.exp(u))  # noqa: E731
         return integrate.dblquad(f, u_lo, u_hi, lambda u: mu_n - half(u),
-                                 lambda u: mu_n + half(u), epsabs=0, epsrel=1e-11)[0]
+                                 lambda u: mu_n + half(u), epsabs=1e-14,  # absolute floor: E ln tau can be 0
+                                 epsrel=1e-11)[0]
 
     Z = integral(lambda mu, tau: 1.0)
     return [integral(f) / Z for f in fns]
