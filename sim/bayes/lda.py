@@ -14,7 +14,8 @@ Model: topics ``beta_k ~ Dir(eta 1_V)`` (fixed once drawn), ``theta_d ~ Dir(alph
 with ``n(z)`` the topic counts of ``z`` and ``B`` the multivariate Beta function. The
 enumeration has ``K**M`` terms and is refused above :data:`MAX_ASSIGNMENTS`.
 
-Documents are integer token arrays ``(D, M)`` (or ``(M,)`` for one) with ids in ``[0, V)``.
+Documents are integer token arrays ``(D, M)`` (or ``(M,)`` for one) with ids in ``[0, V)``;
+an empty document (M = 0) has the prior as its posterior.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class LDA:
     def sample(self, n_docs: int, length: int, rng: np.random.Generator):
         """Documents: mixtures ``theta`` (D, K), assignments ``z`` and words ``w`` (D, M)."""
         D, M = positive_int("n_docs", n_docs), positive_int("length", length)
+        if not isinstance(rng, np.random.Generator):
+            raise InputError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         theta = rng.dirichlet(self.alpha, size=D)
         z = (rng.random((D, M, 1)) > np.cumsum(theta, 1)[:, None, :]).sum(-1)
         z = np.minimum(z, self.K - 1)  # cumsum may end at 1 - ulp
@@ -125,6 +128,14 @@ class LDA:
         np.add.at(out, (np.repeat(np.arange(w.shape[0]), w.shape[1]), w.ravel()), 1)
         return out
 
+    def _assignments(self, M: int) -> np.ndarray:
+        """All K**M topic assignments of a length-M document, (K**M, M); refused above the limit."""
+        if self.K ** M > MAX_ASSIGNMENTS:
+            raise InputError(f"exact enumeration needs K**M = {self.K}**{M} topic assignments, "
+                             f"more than {MAX_ASSIGNMENTS}; use shorter documents or fewer topics")
+        return np.array(list(itertools.product(range(self.K), repeat=M)),
+                        dtype=np.int64).reshape(self.K ** M, M)
+
     def _log_lbeta(self, a: np.ndarray) -> np.ndarray:
         return special.gammaln(a).sum(-1) - special.gammaln(a.sum(-1))
 
@@ -136,10 +147,7 @@ class LDA:
         """
         w = self.documents(w)
         D, M = w.shape
-        if self.K ** M > MAX_ASSIGNMENTS:
-            raise InputError(f"exact enumeration needs K**M = {self.K}**{M} topic assignments, "
-                             f"more than {MAX_ASSIGNMENTS}; use shorter documents or fewer topics")
-        Z = np.array(list(itertools.product(range(self.K), repeat=M)), dtype=np.int64).reshape(-1, M)
+        Z = self._assignments(M)
         n_z = np.stack([(Z == k).sum(1) for k in range(self.K)], 1)  # (K**M, K)
         params = self.alpha + n_z
         log_prior_ratio = self._log_lbeta(params) - self._log_lbeta(self.alpha)  # (K**M,)
@@ -155,11 +163,7 @@ class LDA:
     def log_evidence(self, w) -> np.ndarray:
         """log p(w | topics, alpha) per document, (D,), by exact enumeration."""
         w = self.documents(w)
-        M = w.shape[1]
-        Z = np.array(list(itertools.product(range(self.K), repeat=M)), dtype=np.int64).reshape(-1, M)
-        if self.K ** M > MAX_ASSIGNMENTS:
-            raise InputError(f"exact enumeration needs K**M = {self.K}**{M} topic assignments, "
-                             f"more than {MAX_ASSIGNMENTS}")
+        Z = self._assignments(w.shape[1])
         n_z = np.stack([(Z == k).sum(1) for k in range(self.K)], 1)
         with np.errstate(divide="ignore"):
             log_c = np.log(self.topics)[Z[None], w[:, None]].sum(-1) + \

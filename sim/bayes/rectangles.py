@@ -55,8 +55,8 @@ class RectangleGame:
         check_finite("axis", axis)
         if np.any(np.diff(axis) <= 0):
             i = int(np.argmax(np.diff(axis) <= 0))
-            raise InputError(f"axis must be strictly increasing; axis[{i}] = {axis[i]!r} >= "
-                             f"axis[{i + 1}] = {axis[i + 1]!r}")
+            raise InputError(f"axis must be strictly increasing; axis[{i}] = {float(axis[i])} >= "
+                             f"axis[{i + 1}] = {float(axis[i + 1])}")
         object.__setattr__(self, "axis", tuple(float(a) for a in axis))
         pairs = [(i, k) for i in range(axis.size) for k in range(i + 1, axis.size)]
         idx = np.array([(i, k, j, l) for i, k in pairs for j, l in pairs], dtype=np.int64)
@@ -92,10 +92,10 @@ class RectangleGame:
             arr = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InputError(f"{name} must be a numeric array of 2-D points: {exc}") from None
+        if arr.ndim not in (2, 3) or arr.shape[-1] != 2:
+            raise InputError(f"{name} must have shape (n, 2) or (S, n, 2); got {arr.shape}")
         if arr.ndim == 2:
             arr = arr[None]
-        if arr.ndim != 3 or arr.shape[-1] != 2:
-            raise InputError(f"{name} must have shape (n, 2) or (S, n, 2); got {arr.shape}")
         if arr.shape[0] == 0:
             raise InputError(f"{name} holds no sequences (shape {arr.shape})")
         check_finite(name, arr)
@@ -103,7 +103,7 @@ class RectangleGame:
         bad = (arr < lo) | (arr > hi)
         if bad.any():
             s, i, _ = np.argwhere(bad)[0]
-            raise InputError(f"{name}[{s}, {i}] = {tuple(arr[s, i])} lies outside the grid "
+            raise InputError(f"{name}[{s}, {i}] = {tuple(float(v) for v in arr[s, i])} lies outside the grid "
                              f"[{lo}, {hi}]^2")
         return arr
 
@@ -133,18 +133,36 @@ class RectangleGame:
             raise InputError("bounding_box needs n >= 1 points; an empty prefix has no box")
         return np.stack([x[..., 0].min(1), x[..., 0].max(1), x[..., 1].min(1), x[..., 1].max(1)], 1)
 
+    def boxes(self, box) -> np.ndarray:
+        """Validate boxes ``(x_lo, x_hi, y_lo, y_hi)``: (S, 4), finite, lo <= hi, inside the grid."""
+        try:
+            arr = np.asarray(box, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"box must be a numeric array: {exc}") from None
+        if arr.ndim not in (1, 2) or arr.shape[-1] != 4:
+            raise InputError(f"box must have shape (4,) or (S, 4); got {arr.shape}")
+        arr = np.atleast_2d(arr)
+        check_finite("box", arr)
+        if (arr[:, 0] > arr[:, 1]).any() or (arr[:, 2] > arr[:, 3]).any():
+            s = int(np.argmax((arr[:, 0] > arr[:, 1]) | (arr[:, 2] > arr[:, 3])))
+            raise InputError(f"box[{s}] = {arr[s].tolist()} has a low end above its high end")
+        lo, hi = self.axis[0], self.axis[-1]
+        if (arr < lo).any() or (arr > hi).any():
+            s = int(np.argmax(((arr < lo) | (arr > hi)).any(1)))
+            raise InputError(f"box[{s}] = {arr[s].tolist()} lies outside the grid [{lo}, {hi}]^2")
+        return arr
+
     def consistent(self, box) -> np.ndarray:
         """(S, H) booleans: which rectangles contain each box ``(x_lo, x_hi, y_lo, y_hi)``."""
-        box = np.atleast_2d(np.asarray(box, dtype=np.float64))
-        if box.ndim != 2 or box.shape[1] != 4:
-            raise InputError(f"box must have shape (4,) or (S, 4); got {box.shape}")
-        check_finite("box", box)
+        box = self.boxes(box)
         r = self.hypotheses
         return ((r[None, :, 0] <= box[:, None, 0]) & (box[:, None, 1] <= r[None, :, 1])
                 & (r[None, :, 2] <= box[:, None, 2]) & (box[:, None, 3] <= r[None, :, 3]))
 
     def log_posterior_from_box(self, n, box) -> np.ndarray:
         """log pi(h | data) from the sufficient statistic ``(n, box)``, (S, H); -inf if inconsistent."""
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise InputError(f"n must be an integer count of points; got {n!r}")
         n = int(n)
         if n < 1:
             raise InputError(f"n must be >= 1 with a box; got {n} (use log_posterior for n = 0)")
@@ -175,7 +193,7 @@ class RectangleGame:
         <= the box's low end and ``a_k`` the smallest >= its high end; when they coincide
         (a box of zero width on an axis value) the narrower of the two neighbours is taken.
         """
-        box = np.atleast_2d(np.asarray(box, dtype=np.float64))
+        box = self.boxes(box)
         a = np.asarray(self.axis)
         size = a.size
 
