@@ -75,3 +75,45 @@ def test_claim12_linearity_improves_like_inverse_log_squared(evidence):
 @pytest.mark.claim(f"{MATCHING}.gd_reaches_matching")
 def test_claim21_gradient_descent_reaches_log_odds_matching(evidence):
     evidence.assert_ok()
+
+JOINT = "jiang2024.joint_training"
+
+
+@pytest.mark.claim(f"{JOINT}.balancedness")
+def test_claim13_gradient_descent_keeps_the_factors_balanced(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.non_identifiability")
+def test_claim14_euclidean_geometry_is_not_identified_by_the_loss(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.gd_m4")
+def test_claim15_joint_gd_at_d_equal_m_is_linear_orthogonal_and_aligned(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.adam_m6")
+def test_claim16_joint_adam_at_d_equal_m_is_linear_orthogonal_and_aligned(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.alignment")
+def test_claim17_fitted_runs_with_d_at_least_m_are_aligned(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.orthogonality")
+def test_claim18_fitted_runs_with_d_at_least_m_are_orthogonal(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.welch_bound")
+def test_claim19_fewer_dimensions_than_concepts_forbid_orthogonality(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{JOINT}.incomplete_contexts")
+def test_claim20_incomplete_context_sets(evidence):
+    evidence.assert_ok()
