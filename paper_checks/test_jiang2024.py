@@ -117,3 +117,8 @@ def test_claim19_fewer_dimensions_than_concepts_forbid_orthogonality(evidence):
 @pytest.mark.claim(f"{JOINT}.incomplete_contexts")
 def test_claim20_incomplete_context_sets(evidence):
     evidence.assert_ok()
+
+
+@pytest.mark.claim("jiang2024.joint_max_margin.canonical_only_at_d_equal_m")
+def test_claim22_joint_max_margin_is_canonical_only_at_d_equal_m(evidence):
+    evidence.assert_ok()

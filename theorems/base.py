@@ -183,14 +183,23 @@ class Claim:
         start = time.perf_counter()
         per_seed = tuple(self.measure(s) for s in seeds)
         measured, failing = {}, []
+        undecided = [m.inconclusive for m in per_seed if m.inconclusive]
         for crit in self.criteria:
             vals = [m.values[crit.statistic] for m in per_seed if crit.statistic in m.values]
             if len(vals) != len(per_seed):
                 raise KeyError(f"claim {self.id}: a seed did not measure {crit.statistic!r}")
             measured[crit.statistic] = _aggregate(vals, self.statistic, crit.upper)
+            if undecided and np.isnan(measured[crit.statistic]):
+                # Seeds that said why they could not measure this are left out; the claim is
+                # then at best inconclusive, and the seeds that did measure can still fail it.
+                decided = [v for v, m in zip(vals, per_seed) if not (m.inconclusive and np.isnan(v))]
+                if not decided:
+                    continue
+                if not crit.accepts(_aggregate(decided, self.statistic, crit.upper)):
+                    failing.append(crit.statistic)
+                continue
             if not crit.accepts(measured[crit.statistic]):
                 failing.append(crit.statistic)
-        undecided = [m.inconclusive for m in per_seed if m.inconclusive]
         verdict = "fail" if failing else ("inconclusive" if undecided else "pass")
         return Evidence(claim=self, seeds=seeds, measured=measured, per_seed=per_seed,
                         verdict=verdict, failing=tuple(failing),

@@ -93,3 +93,22 @@ def test_claims_without_criteria_or_reasons_are_rejected():
 def test_tolerance_bound_combines_absolute_and_relative():
     t = Tol(why="x", atol=1e-3, rtol=1e-2)
     assert t.accepts(10.05, 10.0) and not t.accepts(10.2, 10.0)
+
+
+def test_a_nan_statistic_from_a_seed_that_says_why_is_inconclusive_not_failed():
+    vals = {0: {"err": math.nan, "score": math.nan}, 1: {"err": 1e-4, "score": 0.95}}
+    ev = _claim(vals, inconclusive=(0,)).check()
+    assert ev.verdict == "inconclusive" and ev.failing == ()
+    assert "not converged" in ev.note
+
+
+def test_a_nan_statistic_without_a_reason_fails():
+    vals = {0: {"err": math.nan, "score": 0.95}, 1: {"err": 1e-4, "score": 0.95}}
+    ev = _claim(vals).check()
+    assert ev.verdict == "fail" and ev.failing == ("err",)
+
+
+def test_an_inconclusive_seed_does_not_hide_a_failure_elsewhere():
+    vals = {0: {"err": math.nan, "score": math.nan}, 1: {"err": 1e-1, "score": 0.95}}
+    ev = _claim(vals, inconclusive=(0,)).check()
+    assert ev.verdict == "fail"
