@@ -209,7 +209,8 @@ def welch_statement() -> Decision:
     angles = [2 * sympy.pi * k / 3 for k in range(3)]
     vecs = [sympy.Matrix([sympy.cos(a), sympy.sin(a)]) for a in angles]
     cosines = {sympy.nsimplify(sympy.simplify(abs(u.dot(v)))) for u, v in itertools.combinations(vecs, 2)}
-    tight = cosines == {sympy.Rational(1, 2)} and sympy.sqrt(sympy.Rational(1, 4)) == sympy.Rational(1, 2)
+    at_32 = sympy.sqrt(sol[0].subs({m: 3, d: 2})) if len(sol) == 1 else None
+    tight = cosines == {sympy.Rational(1, 2)} and at_32 == sympy.Rational(1, 2)
     return Decision("proved" if bound_ok and tight else "refuted",
                     f"mu^2 >= {sol}; Mercedes frame |cos| = {cosines} = sqrt((3-2)/(2*2))")
 
