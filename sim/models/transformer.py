@@ -1,0 +1,217 @@
+"""A tiny causal transformer for the next-token experiments of Zhang et al. 2024 (spec
+embeddings_embed 3.1, CPU sizing in 5 item 14), trained through the one training loop.
+
+Inputs are discrete tokens (B, T) int64 in [0, vocab_size), or real values (B, T) / (B, T, k)
+(the exchangeable Normal and Exponential families, and 2-D points for the rectangle game). The
+output head predicts the next input: a categorical over the vocabulary (cross-entropy), or a
+real value trained by MSE (the authors' choice for continuous data) or by a Gaussian
+negative log-likelihood (the variant where Remark S says the variance must be encoded).
+
+The "embedding" that probes read is the final layer's output after the last LayerNorm, at
+each position: :meth:`CausalTransformer.embed`. Training runs in float32 (PERFORMANCE.md
+2.3: float64 costs x3 with no effect on the probes); embeddings are returned as float64.
+Architecture: learned positional embeddings, pre-LN blocks with causal
+``scaled_dot_product_attention`` and a GELU MLP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+
+from sim import streams
+from sim.errors import InputError, positive_int
+from sim.train import History, OptimConfig, TrainConfig, optimizer_step, train
+
+__all__ = ["CausalTransformer", "TransformerConfig", "TrainedTransformer", "train_transformer"]
+
+INPUTS = ("tokens", "values")
+HEADS = ("categorical", "mse", "gaussian")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes and the input/output kind. The defaults are the CPU-scale setting of spec 5.14."""
+
+    input: str = "tokens"
+    vocab_size: int = 2  # tokens only
+    value_dim: int = 1  # values only: k, the width of each observation
+    head: str = "categorical"
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 128
+    max_len: int = 128
+
+    def __post_init__(self):
+        if self.input not in INPUTS:
+            raise InputError(f"input must be one of {INPUTS}; got {self.input!r}")
+        if self.head not in HEADS:
+            raise InputError(f"head must be one of {HEADS}; got {self.head!r}")
+        if (self.input == "tokens") != (self.head == "categorical"):
+            raise InputError(f"a {self.input!r} input needs "
+                             f"{'a categorical' if self.input == 'tokens' else 'an mse or gaussian'} "
+                             f"head; got {self.head!r}")
+        for name in ("vocab_size", "value_dim", "d_model", "n_layers", "n_heads", "d_ff", "max_len"):
+            positive_int(name, getattr(self, name))
+        if self.input == "tokens" and self.vocab_size < 2:
+            raise InputError(f"vocab_size must be >= 2; got {self.vocab_size}")
+        if self.d_model % self.n_heads:
+            raise InputError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.ln1, self.ln2 = torch.nn.LayerNorm(c.d_model), torch.nn.LayerNorm(c.d_model)
+        self.qkv = torch.nn.Linear(c.d_model, 3 * c.d_model)
+        self.proj = torch.nn.Linear(c.d_model, c.d_model)
+        self.ff1, self.ff2 = torch.nn.Linear(c.d_model, c.d_ff), torch.nn.Linear(c.d_ff, c.d_model)
+        self.n_heads = c.n_heads
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, T, D = h.shape
+        q, k, v = self.qkv(self.ln1(h)).split(D, dim=-1)
+        q, k, v = (z.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2) for z in (q, k, v))
+        a = nnf.scaled_dot_product_attention(q, k, v, is_causal=True)
+        h = h + self.proj(a.transpose(1, 2).reshape(B, T, D))
+        return h + self.ff2(nnf.gelu(self.ff1(self.ln2(h))))
+
+
+class CausalTransformer(torch.nn.Module):
+    """Causal transformer over tokens or values; see the module docstring."""
+
+    def __init__(self, config: TransformerConfig, generator: torch.Generator | None = None):
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise InputError(f"config must be a TransformerConfig; got {type(config).__name__}")
+        c = self.config = config
+        if c.input == "tokens":
+            self.inp = torch.nn.Embedding(c.vocab_size, c.d_model)
+            out = c.vocab_size
+        else:
+            self.inp = torch.nn.Linear(c.value_dim, c.d_model)
+            out = c.value_dim * (2 if c.head == "gaussian" else 1)  # mean (and log-variance)
+        self.pos = torch.nn.Embedding(c.max_len, c.d_model)
+        self.blocks = torch.nn.ModuleList(_Block(c) for _ in range(c.n_layers))
+        self.ln = torch.nn.LayerNorm(c.d_model)
+        self.head = torch.nn.Linear(c.d_model, out)
+        with torch.no_grad():  # GPT-2 style N(0, 0.02) weights, zero biases, from `generator`
+            for p in self.parameters():
+                if p.dim() > 1:
+                    p.copy_(0.02 * torch.randn(p.shape, generator=generator))
+                elif p is not None:
+                    p.zero_()
+            for m in self.modules():
+                if isinstance(m, torch.nn.LayerNorm):
+                    m.weight.fill_(1.0)
+
+    def inputs(self, x) -> torch.Tensor:
+        """Validate a batch and return it as the model's input tensor."""
+        c = self.config
+        if c.input == "tokens":
+            arr = torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x
+            if arr.dim() != 2:
+                raise InputError(f"token sequences must be (B, T); got shape {tuple(arr.shape)}")
+            if arr.dtype.is_floating_point or arr.dtype == torch.bool:
+                raise InputError(f"token sequences must hold integer ids; got dtype {arr.dtype}")
+            arr = arr.long()
+            if arr.numel() and (arr.min() < 0 or arr.max() >= c.vocab_size):
+                raise InputError(f"token ids must be in [0, {c.vocab_size}); got range "
+                                 f"[{int(arr.min())}, {int(arr.max())}]")
+        else:
+            arr = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not torch.is_tensor(x) else x.float()
+            if arr.dim() == 2 and c.value_dim == 1:
+                arr = arr[..., None]
+            if arr.dim() != 3 or arr.shape[-1] != c.value_dim:
+                raise InputError(f"value sequences must be (B, T) or (B, T, {c.value_dim}); got "
+                                 f"shape {tuple(arr.shape)}")
+            if not torch.isfinite(arr).all():
+                raise InputError("value sequences hold NaN or infinite entries")
+        if arr.shape[1] < 1 or arr.shape[1] > c.max_len:
+            raise InputError(f"sequence length must be in [1, {c.max_len}]; got {arr.shape[1]}")
+        return arr
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        T = x.shape[1]
+        h = self.inp(x) + self.pos(torch.arange(T))
+        for block in self.blocks:
+            h = block(h)
+        return self.ln(h)
+
+    def forward(self, x) -> torch.Tensor:
+        return self.head(self.hidden(self.inputs(x)))
+
+    def loss(self, x) -> torch.Tensor:
+        """Mean next-observation loss: position t predicts x[:, t + 1]."""
+        x = self.inputs(x)
+        if x.shape[1] < 2:
+            raise InputError("the next-token loss needs sequences of length >= 2")
+        out = self.head(self.hidden(x[:, :-1]))
+        target = x[:, 1:]
+        if self.config.head == "categorical":
+            return nnf.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1))
+        if self.config.head == "mse":
+            return nnf.mse_loss(out, target)
+        k = self.config.value_dim
+        mean, log_var = out[..., :k], out[..., k:]
+        return nnf.gaussian_nll_loss(mean, target, log_var.exp(), full=True)
+
+    @torch.no_grad()
+    def embed(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """Final-layer embeddings (B, T, d_model) as float64, in batches, without gradients."""
+        x = self.inputs(x)
+        parts = [self.hidden(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        return torch.cat(parts).double().numpy()
+
+
+@dataclass
+class TrainedTransformer:
+    model: CausalTransformer
+    history: History
+
+
+def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size: int = 64,
+                      lr: float = 1e-3, seed: int, validation=None,
+                      checkpoints_per_decade: int = 4, callbacks=()) -> TrainedTransformer:
+    """Adam on random minibatches of ``data`` (N, T[, k]) through the one training loop.
+
+    Records the loss on a fixed batch of training sequences (the first ``batch_size``) and,
+    if ``validation`` is given, the loss on it, at the checkpoints. Initialisation and batch
+    order come from ``seed``.
+    """
+    steps, batch_size = positive_int("steps", steps), positive_int("batch_size", batch_size)
+    st = streams(seed)
+    model = CausalTransformer(config, generator=st.torch("init"))
+    X = model.inputs(data)
+    if X.shape[0] < batch_size:
+        raise InputError(f"{X.shape[0]} training sequences are fewer than one batch of {batch_size}")
+    Xv = model.inputs(validation) if validation is not None else None
+    order = st.torch("batches")
+    batch = {}
+
+    def loss_fn() -> torch.Tensor:
+        return model.loss(batch["x"])
+
+    inner = optimizer_step(list(model.parameters()), OptimConfig("adam", lr), loss_fn=loss_fn)
+
+    def step(t: int) -> None:
+        batch["x"] = X[torch.randint(X.shape[0], (batch_size,), generator=order)]
+        inner(t)
+
+    monitor = X[:batch_size]  # a fixed training batch, so that records are comparable
+
+    def record(t: int) -> dict:
+        with torch.no_grad():
+            rec = {"loss": float(model.loss(monitor))}
+            if Xv is not None:
+                rec["val_loss"] = float(model.loss(Xv))
+        return rec
+
+    history = train(step, TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade),
+                    record, callbacks)
+    model.eval()
+    return TrainedTransformer(model=model, history=history)

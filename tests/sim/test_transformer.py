@@ -1,0 +1,119 @@
+"""The tiny causal transformer: causality, the three heads, training through the one loop,
+reproducibility, and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sim.errors import InputError
+from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
+
+TINY = dict(d_model=16, n_layers=1, n_heads=2, d_ff=32, max_len=16)
+
+
+def _model(**kw):
+    return CausalTransformer(TransformerConfig(**{**TINY, **kw}), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("kw", [dict(input="tokens", vocab_size=5),
+                                dict(input="values", value_dim=2, head="mse")])
+def test_an_embedding_never_depends_on_later_positions(kw):
+    model = _model(**kw)
+    rng = np.random.default_rng(0)
+    if kw["input"] == "tokens":
+        x = rng.integers(0, 5, size=(3, 10))
+        y = x.copy()
+        y[:, 6:] = (y[:, 6:] + 1) % 5
+    else:
+        x = rng.standard_normal((3, 10, 2))
+        y = x.copy()
+        y[:, 6:] += 1.0
+    ex, ey = model.embed(x), model.embed(y)
+    np.testing.assert_array_equal(ex[:, :6], ey[:, :6])
+    assert np.abs(ex[:, 6:] - ey[:, 6:]).max() > 1e-6
+
+
+def test_embeddings_are_float64_and_batching_does_not_change_them():
+    model = _model(vocab_size=4)
+    x = np.random.default_rng(1).integers(0, 4, size=(7, 12))
+    full = model.embed(x)
+    assert full.dtype == np.float64 and full.shape == (7, 12, 16)
+    np.testing.assert_allclose(model.embed(x, batch_size=3), full, rtol=0, atol=1e-6)
+
+
+def test_the_gaussian_head_loss_is_the_gaussian_negative_log_likelihood():
+    model = _model(input="values", head="gaussian")
+    x = torch.as_tensor(np.random.default_rng(2).standard_normal((4, 8)), dtype=torch.float32)
+    with torch.no_grad():
+        out = model(x[:, :-1])
+        mean, log_var = out[..., :1], out[..., 1:]
+        t = x[:, 1:, None]
+        manual = 0.5 * (log_var + (t - mean) ** 2 / log_var.exp() + math.log(2 * math.pi))
+        assert float(model.loss(x)) == pytest.approx(float(manual.mean()), rel=1e-5)
+
+
+def test_training_learns_a_deterministic_pattern_and_records_the_losses():
+    x = np.tile([0, 1, 2], (256, 5))[:, :15]  # 0 1 2 0 1 2 ...: next token is a function of the last
+    val = x[:32]
+    tr = train_transformer(TransformerConfig(vocab_size=3, **TINY), x, steps=200, batch_size=32,
+                           lr=1e-2, seed=0, validation=val)
+    first, last = tr.history.records[0], tr.history.records[-1]
+    assert first["loss"] == pytest.approx(math.log(3), abs=0.05)  # uniform at initialisation
+    assert last["loss"] < 0.05 and last["val_loss"] < 0.05
+    assert tr.history.steps[-1] == 200
+
+
+def test_the_same_seed_gives_the_same_model():
+    x = np.random.default_rng(3).integers(0, 4, size=(64, 10))
+    cfg = TransformerConfig(vocab_size=4, **TINY)
+    a = train_transformer(cfg, x, steps=5, batch_size=8, seed=4).model
+    b = train_transformer(cfg, x, steps=5, batch_size=8, seed=4).model
+    c = train_transformer(cfg, x, steps=5, batch_size=8, seed=5).model
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(input="images"), "input must be one of"),
+    (dict(head="poisson"), "head must be one of"),
+    (dict(input="values", head="categorical"), "needs an mse or gaussian head"),
+    (dict(input="tokens", head="mse"), "needs a categorical head"),
+    (dict(d_model=10, n_heads=4), "divisible"),
+    (dict(n_layers=0), "n_layers"),
+    (dict(vocab_size=1), "vocab_size"),
+])
+def test_impossible_configurations_are_refused(kw, message):
+    with pytest.raises(InputError, match=message):
+        TransformerConfig(**kw)
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.zeros((2, 3, 1), dtype=np.int64), r"\(B, T\)"),
+    (np.zeros((2, 3)), "integer ids"),
+    (np.full((2, 3), 7), r"\[0, 4\)"),
+    (np.zeros((2, 17), dtype=np.int64), "length must be in"),
+])
+def test_bad_token_batches_are_refused(x, message):
+    with pytest.raises(InputError, match=message):
+        _model(vocab_size=4).embed(x)
+
+
+def test_bad_value_batches_are_refused():
+    model = _model(input="values", value_dim=2, head="mse")
+    with pytest.raises(InputError, match=r"\(B, T, 2\)"):
+        model.embed(np.zeros((2, 3)))
+    bad = np.zeros((2, 3, 2))
+    bad[1, 1, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        model.embed(bad)
+
+
+def test_training_needs_a_batch_of_sequences_longer_than_one():
+    cfg = TransformerConfig(vocab_size=3, **TINY)
+    with pytest.raises(InputError, match="fewer than one batch"):
+        train_transformer(cfg, np.zeros((4, 5), dtype=np.int64), steps=1, batch_size=8, seed=0)
+    with pytest.raises(InputError, match="length >= 2"):
+        train_transformer(cfg, np.zeros((8, 1), dtype=np.int64), steps=1, batch_size=8, seed=0)
