@@ -1,0 +1,180 @@
+"""Probes that read a target out of embeddings, with a train / validation / test split.
+
+Spec embeddings_embed 3.2 and 5 item 8: the released code selects its probe epoch on the
+test split; here every choice (the ridge penalty, the MLP's size and penalty, the softmax
+probe's penalty) is made on a separate validation split, and the test split is touched
+once, to report.
+
+* :func:`ridge_probe`: standardised features, closed-form ridge (scikit-learn), penalty chosen
+  by validation mean R²; reports per-target R² on the test split.
+* :func:`softmax_probe`: a linear map to a distribution (belief states, hypothesis posteriors,
+  topic mixtures) fitted to soft targets by cross-entropy with an l2 penalty (L-BFGS, float64);
+  reports mean KL(target || probe), mean L2, argmax accuracy and TV (½ L1), and the code's
+  "TV" (the L_inf distance, spec 5 item 7) separately.
+* :func:`mlp_probe`: a one-hidden-layer MLP regressor (scikit-learn), size and penalty chosen
+  by validation R².
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+from scipy.special import log_softmax
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+from sim.errors import InputError, as_matrix
+
+__all__ = ["ALPHAS", "ProbeResult", "Split", "mlp_probe", "ridge_probe", "softmax_probe", "split"]
+
+ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 1e2)  # ridge / softmax penalties tried on validation
+
+
+@dataclass(frozen=True)
+class Split:
+    """Disjoint index arrays into the rows of the embeddings and targets."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def check(self, n: int) -> None:
+        parts = [np.asarray(p) for p in (self.train, self.val, self.test)]
+        if any(p.size == 0 for p in parts):
+            raise InputError("train, validation and test splits must all be non-empty")
+        allidx = np.concatenate(parts)
+        if allidx.min() < 0 or allidx.max() >= n:
+            raise InputError(f"split indices must lie in [0, {n})")
+        if np.unique(allidx).size != allidx.size:
+            raise InputError("train, validation and test splits overlap")
+
+
+def split(n: int, n_val: int, n_test: int) -> Split:
+    """The first n - n_val - n_test rows train, the next n_val validate, the last n_test test
+    (the spec's protocol: transformer data first, then probe-train, then probe-test)."""
+    if min(n_val, n_test) < 1 or n - n_val - n_test < 1:
+        raise InputError(f"cannot split {n} rows into train, {n_val} validation and {n_test} test")
+    idx = np.arange(n)
+    return Split(idx[: n - n_val - n_test], idx[n - n_val - n_test: n - n_test], idx[n - n_test:])
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe reports on the test split; ``choice`` is what validation selected."""
+
+    kind: str
+    choice: dict
+    scores: dict  # statistic name -> float (means over targets)
+    per_target: dict = field(default_factory=dict)  # statistic name -> array over targets
+    predictions: np.ndarray | None = None  # on the test split, float64
+
+
+def _inputs(H, Y, sp: Split, target_name: str = "targets"):
+    H = as_matrix("embeddings", H, min_rows=3)
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[0] != H.shape[0]:
+        raise InputError(f"{target_name} must have one row per embedding ({H.shape[0]}); got shape {Y.shape}")
+    if not np.all(np.isfinite(Y)):
+        raise InputError(f"{target_name} hold NaN or infinite entries")
+    if not isinstance(sp, Split):
+        raise InputError(f"split must be a Split; got {type(sp).__name__}")
+    sp.check(H.shape[0])
+    return H, Y
+
+
+def ridge_probe(H, Y, sp: Split, *, alphas=ALPHAS) -> ProbeResult:
+    """Linear probe: standardise on train, ridge for each penalty, keep the best validation
+    mean R², report test R² per target."""
+    H, Y = _inputs(H, Y, sp)
+    scaler = StandardScaler().fit(H[sp.train])
+    Z = scaler.transform(H)
+    best = None
+    for a in alphas:
+        model = Ridge(alpha=float(a)).fit(Z[sp.train], Y[sp.train])
+        val = float(np.mean(r2_score(Y[sp.val], model.predict(Z[sp.val]), multioutput="raw_values")))
+        if best is None or val > best[0]:
+            best = (val, float(a), model)
+    val, a, model = best
+    pred = model.predict(Z[sp.test]).reshape(len(sp.test), -1)
+    r2 = r2_score(Y[sp.test], pred, multioutput="raw_values")
+    return ProbeResult("ridge", {"alpha": a, "val_r2": val}, {"r2": float(np.mean(r2))},
+                       {"r2": np.asarray(r2)}, pred)
+
+
+def mlp_probe(H, Y, sp: Split, *, hidden=(64, 256), alphas=(1e-4, 1e-2), seed: int = 0,
+              max_iter: int = 2000) -> ProbeResult:
+    """One-hidden-layer MLP on standardised inputs and targets; size and penalty by validation."""
+    H, Y = _inputs(H, Y, sp)
+    xs = StandardScaler().fit(H[sp.train])
+    ys = StandardScaler().fit(Y[sp.train])
+    Z, T = xs.transform(H), ys.transform(Y)
+    best = None
+    for h in hidden:
+        for a in alphas:
+            m = MLPRegressor(hidden_layer_sizes=(int(h),), alpha=float(a), max_iter=max_iter,
+                             random_state=seed, n_iter_no_change=50, tol=1e-6)
+            m.fit(Z[sp.train], T[sp.train] if T.shape[1] > 1 else T[sp.train, 0])
+            pv = ys.inverse_transform(m.predict(Z[sp.val]).reshape(len(sp.val), -1))
+            val = float(np.mean(r2_score(Y[sp.val], pv, multioutput="raw_values")))
+            if best is None or val > best[0]:
+                best = (val, {"hidden": int(h), "alpha": float(a), "val_r2": val}, m)
+    _, choice, m = best
+    pred = ys.inverse_transform(m.predict(Z[sp.test]).reshape(len(sp.test), -1))
+    r2 = r2_score(Y[sp.test], pred, multioutput="raw_values")
+    return ProbeResult("mlp", choice, {"r2": float(np.mean(r2))}, {"r2": np.asarray(r2)}, pred)
+
+
+def _softmax_fit(Z: np.ndarray, P: np.ndarray, alpha: float) -> np.ndarray:
+    """W (d + 1, k) minimising mean_i CE(P_i, softmax([Z_i, 1] W)) + alpha/2 ||W[:-1]||^2."""
+    n, d = Z.shape
+    k = P.shape[1]
+    X = np.column_stack([Z, np.ones(n)])
+
+    def f(w):
+        W = w.reshape(d + 1, k)
+        logq = log_softmax(X @ W, axis=1)
+        loss = -np.sum(P * logq) / n + 0.5 * alpha * np.sum(W[:-1] ** 2)
+        G = X.T @ (np.exp(logq) - P) / n
+        G[:-1] += alpha * W[:-1]
+        return loss, G.ravel()
+
+    res = optimize.minimize(f, np.zeros((d + 1) * k), jac=True, method="L-BFGS-B",
+                            options={"maxiter": 5000, "gtol": 1e-10})
+    return res.x.reshape(d + 1, k)
+
+
+def _distribution_scores(P: np.ndarray, logq: np.ndarray) -> dict:
+    q = np.exp(logq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(P > 0, P * (np.log(np.where(P > 0, P, 1.0)) - logq), 0.0).sum(1)
+    return {"kl": float(kl.mean()), "l2": float(np.linalg.norm(P - q, axis=1).mean()),
+            "tv": float(0.5 * np.abs(P - q).sum(1).mean()),
+            "linf": float(np.abs(P - q).max(1).mean()),
+            "accuracy": float(np.mean(P.argmax(1) == q.argmax(1)))}
+
+
+def softmax_probe(H, P, sp: Split, *, alphas=ALPHAS) -> ProbeResult:
+    """Linear probe to a distribution (rows of P on the simplex), penalty by validation KL."""
+    H, P = _inputs(H, P, sp, "target distributions")
+    if (P < 0).any() or np.abs(P.sum(1) - 1).max() > 1e-9:
+        raise InputError("target distributions must be non-negative rows summing to 1 (tolerance 1e-9)")
+    if P.shape[1] < 2:
+        raise InputError("target distributions need at least 2 outcomes")
+    scaler = StandardScaler().fit(H[sp.train])
+    Z = np.column_stack([scaler.transform(H), np.ones(H.shape[0])])
+    best = None
+    for a in alphas:
+        W = _softmax_fit(Z[sp.train, :-1], P[sp.train], float(a))
+        val = _distribution_scores(P[sp.val], log_softmax(Z[sp.val] @ W, axis=1))["kl"]
+        if best is None or val < best[0]:
+            best = (val, float(a), W)
+    val, a, W = best
+    logq = log_softmax(Z[sp.test] @ W, axis=1)
+    return ProbeResult("softmax", {"alpha": a, "val_kl": val},
+                       _distribution_scores(P[sp.test], logq), {}, np.exp(logq))

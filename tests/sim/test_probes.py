@@ -1,0 +1,107 @@
+"""Probes: the ridge probe equals a cvxpy least-squares reference, choices are made on the
+validation split only, distribution and MLP probes recover what is there, and noise or
+shuffled targets are not recovered (negative controls)."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import streams
+from sim.errors import InputError
+from sim.probes import Split, mlp_probe, ridge_probe, softmax_probe, split
+from tests.strategies import seeds
+
+SP = split(600, 150, 150)
+
+
+def _data(seed, n=600, d=8, k=3, noise=0.05):
+    rng = streams(seed).data
+    H = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d)
+    W = rng.standard_normal((d, k))
+    return H, H @ W + 1.5 + noise * rng.standard_normal((n, k))
+
+
+@settings(max_examples=8)
+@given(seeds, st.integers(2, 10), st.integers(1, 3))
+def test_the_ridge_probe_equals_a_cvxpy_least_squares_reference(seed, d, k):
+    H, Y = _data(seed, d=d, k=k)
+    r = ridge_probe(H, Y, SP)
+    tr = SP.train
+    mu, sd = H[tr].mean(0), H[tr].std(0)
+    Z = (H - mu) / sd
+    W, b = cp.Variable((d, k)), cp.Variable(k)
+    obj = cp.sum_squares(Z[tr] @ W + np.ones((len(tr), 1)) @ cp.reshape(b, (1, k), order="C") - Y[tr])
+    cp.Problem(cp.Minimize(obj + r.choice["alpha"] * cp.sum_squares(W))).solve(solver=cp.CLARABEL)
+    ref = Z[SP.test] @ W.value + b.value
+    np.testing.assert_allclose(r.predictions, ref, rtol=0, atol=1e-6 * np.abs(ref).max())
+
+
+def test_a_linear_target_is_recovered_and_noise_is_not():
+    H, Y = _data(0)
+    assert ridge_probe(H, Y, SP).scores["r2"] > 0.99
+    noise = streams(1).noise.standard_normal(Y.shape)
+    assert ridge_probe(H, noise, SP).scores["r2"] < 0.05  # negative control
+
+
+def test_choices_never_look_at_the_test_split():
+    H, Y = _data(2, noise=1.0)
+    a = ridge_probe(H, Y, SP)
+    Y2 = Y.copy()
+    Y2[SP.test] = streams(3).noise.standard_normal(Y2[SP.test].shape) * 100
+    b = ridge_probe(H, Y2, SP)
+    assert a.choice == b.choice
+    assert b.scores["r2"] < 0
+
+
+def test_the_softmax_probe_recovers_linear_softmax_targets_and_not_shuffled_ones():
+    rng = streams(4).data
+    H = rng.standard_normal((600, 6))
+    logits = H @ rng.standard_normal((6, 4))
+    P = np.exp(logits - logits.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    good = softmax_probe(H, P, SP)
+    assert good.scores["kl"] < 0.01 and good.scores["accuracy"] > 0.9
+    assert good.scores["tv"] <= good.scores["l2"] * np.sqrt(4) / 2 + 1e-12  # TV <= sqrt(k)/2 L2
+    bad = softmax_probe(H, P[rng.permutation(600)], SP)  # negative control: shuffled targets
+    assert bad.scores["kl"] > 10 * good.scores["kl"] and bad.scores["accuracy"] < 0.5
+
+
+def test_the_mlp_probe_reads_a_nonlinear_target_that_the_linear_probe_misses():
+    rng = streams(5).data
+    H = rng.uniform(-2, 2, (600, 3))
+    y = H[:, 0] ** 2
+    assert ridge_probe(H, y, SP).scores["r2"] < 0.1
+    assert mlp_probe(H, y, SP, hidden=(32,), alphas=(1e-4,)).scores["r2"] > 0.9
+
+
+def test_the_split_follows_the_spec_order_and_refuses_impossible_sizes():
+    s = split(10, 3, 2)
+    assert s.train.tolist() == [0, 1, 2, 3, 4] and s.val.tolist() == [5, 6, 7] and s.test.tolist() == [8, 9]
+    with pytest.raises(InputError, match="cannot split"):
+        split(5, 3, 2)
+
+
+@pytest.mark.parametrize("sp, message", [
+    (Split(np.arange(5), np.arange(4, 8), np.arange(8, 10)), "overlap"),
+    (Split(np.arange(5), np.array([], int), np.arange(8, 10)), "non-empty"),
+    (Split(np.arange(5), np.arange(5, 8), np.arange(8, 12)), r"\[0, 10\)"),
+])
+def test_bad_splits_are_refused(sp, message):
+    H, Y = _data(0, n=10)
+    with pytest.raises(InputError, match=message):
+        ridge_probe(H, Y, sp)
+
+
+def test_bad_targets_are_refused():
+    H, Y = _data(0)
+    with pytest.raises(InputError, match="one row per embedding"):
+        ridge_probe(H, Y[:-1], SP)
+    Y[3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        ridge_probe(H, Y, SP)
+    with pytest.raises(InputError, match="summing to 1"):
+        softmax_probe(H, np.full((600, 3), 0.5), SP)
+    with pytest.raises(InputError, match="Split"):
+        ridge_probe(H, np.ones(600), (SP.train, SP.val, SP.test))
