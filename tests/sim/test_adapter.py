@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from sim import streams
-from sim.concepts import metrics
 from sim.concepts.adapter import ConceptData, concept_geometry, from_concept_model
 from sim.errors import InputError
 from theorems.jiang2024.joint_training import joint_run
