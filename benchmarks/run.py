@@ -1,4 +1,4 @@
-"""Performance goals P1, P2, P4, P5, P6 as ratios against baselines timed in the same run.
+"""Performance goals P1, P2, P4, P5, P6, P7 as ratios against baselines timed in the same run.
 
 Run ``python -m benchmarks.run`` (or ``python benchmarks/run.py``) from the repository root;
 ``--only P1,P4`` selects goals, ``--repeats N`` sets the timed repeats (default 3). Each
@@ -223,9 +223,67 @@ def goal_p6(repeats: int) -> list[dict]:
                 r["ours"] <= 2.0 and fit["r2"] >= 0.95, seconds=r["times"]["ours"], fit=fit)]
 
 
+P7_STEPS = 20  # timed training steps per repeat (after the warm-up call)
+
+
+def goal_p7(repeats: int) -> list[dict]:
+    """P7: a training step of ``sim.models.transformer`` (the one loop's Adam step) vs
+    ``nn.TransformerEncoder`` of the same size with ``torch.optim.Adam``: 2 layers, d 64,
+    4 heads, d_ff 256, T 64, B 64, float32, binary tokens."""
+    from sim.models.transformer import CausalTransformer, TransformerConfig
+    from sim.train import OptimConfig, optimizer_step
+
+    T, B, V = 64, 64, 2
+    x = torch.randint(V, (B, T), generator=torch.Generator().manual_seed(SEED))
+    ours_model = CausalTransformer(TransformerConfig(vocab_size=V, d_model=64, n_layers=2, n_heads=4,
+                                                     d_ff=256, max_len=T),
+                                   generator=torch.Generator().manual_seed(SEED))
+    step = optimizer_step(list(ours_model.parameters()), OptimConfig("adam", 1e-3),
+                          loss_fn=lambda: ours_model.loss(x))
+
+    class Baseline(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.pos = torch.nn.Embedding(V, 64), torch.nn.Embedding(T, 64)
+            layer = torch.nn.TransformerEncoderLayer(64, 4, 256, dropout=0.0, batch_first=True,
+                                                     norm_first=True, activation="gelu")
+            self.enc = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.ln, self.head = torch.nn.LayerNorm(64), torch.nn.Linear(64, V)
+            self.mask = torch.nn.Transformer.generate_square_subsequent_mask(T - 1)
+
+        def loss(self, x):
+            h = self.emb(x[:, :-1]) + self.pos(torch.arange(T - 1))
+            out = self.head(self.ln(self.enc(h, mask=self.mask, is_causal=True)))
+            return torch.nn.functional.cross_entropy(out.reshape(-1, V), x[:, 1:].reshape(-1))
+
+    torch.manual_seed(SEED)
+    base_model = Baseline()
+    opt = torch.optim.Adam(base_model.parameters(), lr=1e-3)
+
+    def base_step():
+        opt.zero_grad()
+        base_model.loss(x).backward()
+        opt.step()
+
+    def timed(fn):
+        def run():
+            start = time.perf_counter()
+            for t in range(1, P7_STEPS + 1):
+                fn(t) if fn is step else fn()
+            return (time.perf_counter() - start) / P7_STEPS, None
+        return run
+
+    r = compare(timed(step), timed(base_step), repeats)
+    ratio = r["ours"] / r["base"]
+    return [row("P7", "transformer train step vs nn.TransformerEncoder (2x64, T 64, B 64, fp32)",
+                fmt_s(r["ours"]), fmt_s(r["base"]), f"{ratio:.2f}", "<= 1.0",
+                f"{1 / r['ours']:.1f} steps/s", ratio <= 1.0, ours_s=r["times"]["ours"],
+                base_s=r["times"]["base"], ratio=ratio)]
+
+
 GOALS = {"P1": lambda k: goal_svm("P1", 2000, 2.0, k),
          "P2": lambda k: goal_svm("P2", 20000, 0.5, k),
-         "P4": goal_p4, "P5": goal_p5, "P6": goal_p6}
+         "P4": goal_p4, "P5": goal_p5, "P6": goal_p6, "P7": goal_p7}
 
 
 def markdown(rows: list[dict]) -> str:
