@@ -31,7 +31,7 @@ from typing import Mapping
 
 import numpy as np
 
-from sim.concepts.metrics import _unit, pairwise_cosines
+from sim.concepts.metrics import _unit, causal_inner_product, pairwise_cosines
 from sim.errors import InputError, as_matrix
 
 __all__ = ["EXACT_PERMUTATIONS_UP_TO", "ConceptData", "ConceptGeometry", "concept_geometry",
@@ -129,7 +129,7 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
         lin_g.append(float(cg.mean()) if cg.size else math.nan)
         lin_f.append(float(cf.mean()) if cf.size else math.nan)
     g, f = np.array(g), np.array(f)
-    M = np.linalg.pinv(np.atleast_2d(np.cov(gamma.T, bias=True)), hermitian=True)
+    M = causal_inner_product(gamma)
     align = _cos_matrix(f, g)
     align_causal = _cos_matrix(f, g @ M)
     c = len(names)

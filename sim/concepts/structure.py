@@ -115,6 +115,11 @@ class Vocabulary:
         return concept_vectors(self.m)[self.ids]
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
 @dataclass(frozen=True)
 class ConceptModel:
     """A concept law with a context set and a vocabulary: the exact table and the pairs."""
@@ -160,14 +165,28 @@ class ConceptModel:
 
     def token_pairs(self, i: int) -> np.ndarray:
         """(k, 2) vocabulary positions (y0, y1) with c(y1) = c(y0) + e_i, both in the vocabulary."""
+        return self._token_pairs[i]
+
+    def context_pairs(self, i: int) -> np.ndarray:
+        """(k, 2) context positions (x0, x1) equal except kappa_i(x0) = 0, kappa_i(x1) = 1."""
+        return self._context_pairs[i]
+
+    @cached_property
+    def _token_pairs(self) -> tuple[np.ndarray, ...]:  # computed once; metrics call it per checkpoint
+        return tuple(_read_only(self._find_token_pairs(i)) for i in range(self.law.m))
+
+    @cached_property
+    def _context_pairs(self) -> tuple[np.ndarray, ...]:
+        return tuple(_read_only(self._find_context_pairs(i)) for i in range(self.law.m))
+
+    def _find_token_pairs(self, i: int) -> np.ndarray:
         pos = {int(t): p for p, t in enumerate(self.vocab.ids)}
         bit = 2 ** (self.law.m - 1 - i)
         pairs = [(pos[t], pos[t + bit]) for t in self.vocab.ids
                  if not (t & bit) and int(t + bit) in pos]
         return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
-    def context_pairs(self, i: int) -> np.ndarray:
-        """(k, 2) context positions (x0, x1) equal except kappa_i(x0) = 0, kappa_i(x1) = 1."""
+    def _find_context_pairs(self, i: int) -> np.ndarray:
         index = self.contexts.index()
         out = []
         for s in self.S[self.S[:, i] == -1]:

@@ -86,26 +86,10 @@ def _joint_run(seed: int, m: int, d: int, optimizer: str, contexts: str, steps: 
 
 
 def _curve_observer(model: ConceptModel):
-    """lin_g_mean, orth_mean, align and kl at a checkpoint, with the concept pairs indexed
-    once (the same definitions as :func:`sim.concepts.metrics.summary`, which also computes
-    the costlier log-odds error; the final metrics come from summary itself)."""
-    tok = [model.token_pairs(i) for i in range(model.law.m)]
-    ctx = [model.context_pairs(i) for i in range(model.law.m)]
-
+    """The curves' metrics at a checkpoint (the log-odds error is only computed at the end)."""
     def observe(F, G) -> dict:
-        lin, gbar, fbar = [], [], []
-        for tp, cp in zip(tok, ctx):
-            D = G[tp[:, 1]] - G[tp[:, 0]]
-            lin.append(metrics.pairwise_cosines(D).mean())
-            gbar.append(D.mean(0))
-            fbar.append((F[cp[:, 1]] - F[cp[:, 0]]).mean(0) if len(cp) else np.full(F.shape[1], np.nan))
-        gbar, fbar = np.array(gbar), np.array(fbar)
-        U = metrics._unit(gbar)
-        iu = np.triu_indices(len(U), 1)
-        align = [metrics.cosine(a, b) for a, b in zip(fbar, gbar) if np.isfinite(a).all()]
-        return {"lin_g_mean": float(np.mean(lin)), "orth_mean": float(np.abs(U @ U.T)[iu].mean()),
-                "align": float(np.mean(align)) if align else float("nan"),
-                "kl": metrics.kl(model, F, G)}
+        s = metrics.summary(model, F, G, log_odds=False)
+        return {k: s[k] for k in ("lin_g_mean", "orth_mean", "align", "kl")}
 
     return observe
 
