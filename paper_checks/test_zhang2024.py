@@ -95,3 +95,62 @@ TOPICS = "zhang2024.topics"
 @pytest.mark.claim(f"{TOPICS}.bag_of_words")
 def test_claim25_the_lda_posterior_is_bag_of_words(evidence):
     evidence.assert_ok()
+
+ENC = "zhang2024.exchangeable_encoding"
+
+
+@pytest.mark.claim(f"{ENC}.beta_bernoulli")
+def test_claim11_a_trained_transformer_encodes_beta_bernoulli_moments(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{ENC}.normal_gamma")
+def test_claim12_a_trained_transformer_encodes_normal_gamma_statistics(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{ENC}.gamma_exponential")
+def test_claim13_a_trained_transformer_encodes_gamma_exponential_log_moments(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{ENC}.out_of_distribution")
+def test_claim14_the_encoding_holds_out_of_distribution(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{ENC}.no_memorisation")
+def test_claim15_the_embedding_does_not_memorise_tokens(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{ENC}.beats_random_init")
+def test_claim16_training_beats_the_random_init_control(evidence):
+    evidence.assert_ok()
+
+HMM_ENC = "zhang2024.hmm_encoding"
+
+
+@pytest.mark.claim(f"{HMM_ENC}.belief_state")
+def test_claim20_a_trained_transformer_encodes_the_belief_state(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{HMM_ENC}.position_matching")
+def test_claim21_each_embedding_matches_its_information_set(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim(f"{HMM_ENC}.true_state_bound")
+def test_claim22_probing_the_true_state_obeys_the_bayes_bound(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim("zhang2024.hypothesis_encoding.posterior_probe")
+def test_claim24_a_trained_transformer_encodes_the_hypothesis_posterior(evidence):
+    evidence.assert_ok()
+
+
+@pytest.mark.claim("zhang2024.topic_encoding.mixture_probe")
+def test_claim26_a_trained_transformer_encodes_the_topic_mixture(evidence):
+    evidence.assert_ok()

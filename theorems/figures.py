@@ -41,3 +41,73 @@ def curves(path: Path, series: Sequence[tuple[str, np.ndarray, np.ndarray, str]]
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def overlays(path: Path, panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *, title: str,
+             ncols: int = 4, max_points: int = 400) -> Path:
+    """The spec's probe figures (embeddings_embed 3.9): per panel, test items sorted by the
+    true target (red curve) with the probe's predictions overlaid (blue dots)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.2 * nrows), dpi=110,
+                             squeeze=False)
+    for ax, (name, true, pred) in zip(axes.ravel(), panels):
+        true, pred = np.asarray(true, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+        keep = np.linspace(0, len(true) - 1, min(max_points, len(true))).astype(int)
+        order = np.argsort(true)[keep]
+        ax.plot(pred[order], ".", color="tab:blue", ms=2, label="probe")
+        ax.plot(true[order], "-", color="tab:red", lw=1.2, label="target")
+        ax.set_title(name, fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def bars(path: Path, groups: Sequence[str], series: dict, *, title: str, ylabel: str,
+         hlines: Sequence[tuple[float, str]] = ()) -> Path:
+    """Grouped bars: ``series`` maps a label to one value per group."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 3.4), dpi=110)
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=label)
+    for yv, label in hlines:
+        ax.axhline(yv, color="0.4", ls=":", lw=1)
+        ax.annotate(label, (0.01, yv), xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
+    ax.set_xticks(x, groups, fontsize=7)
+    ax.set(title=title, ylabel=ylabel)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def scatters(path: Path, xy: np.ndarray, colourings: Sequence[tuple[str, np.ndarray]], *,
+             title: str) -> Path:
+    """One 2-D scatter of ``xy`` per colouring (name, values), side by side."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(colourings), figsize=(3.2 * len(colourings), 3.0), dpi=110,
+                             squeeze=False)
+    for ax, (name, values) in zip(axes.ravel(), colourings):
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=values, s=3, cmap="viridis")
+        fig.colorbar(sc, ax=ax, shrink=0.8)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

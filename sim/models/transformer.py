@@ -7,11 +7,21 @@ output head predicts the next input: a categorical over the vocabulary (cross-en
 real value trained by MSE (the authors' choice for continuous data) or by a Gaussian
 negative log-likelihood (the variant where Remark S says the variance must be encoded).
 
-The "embedding" that probes read is the final layer's output after the last LayerNorm, at
-each position: :meth:`CausalTransformer.embed`. Training runs in float32 (PERFORMANCE.md
-2.3: float64 costs x3 with no effect on the probes); embeddings are returned as float64.
-Architecture: learned positional embeddings, pre-LN blocks with causal
-``scaled_dot_product_attention`` and a GELU MLP.
+The "embedding" that probes read is the final layer's output at each position:
+:meth:`CausalTransformer.embed`. Training runs in float32 (PERFORMANCE.md 2.3: float64 costs
+x3 with no effect on the probes); embeddings are returned as float64.
+
+Two architectures (``TransformerConfig.arch``):
+
+``"gpt"``
+    Learned positional embeddings, pre-LN blocks with causal ``scaled_dot_product_attention``
+    and a GELU MLP, a final LayerNorm; GPT-2's N(0, 0.02) initialisation.
+``"paper"``
+    The authors' module (spec 3.1): the input embedding times sqrt(d_model) plus a
+    sinusoidal positional encoding, PyTorch's ``nn.TransformerEncoder`` (post-LN, ReLU) under
+    a causal mask, no final LayerNorm, and PyTorch's default initialisation (drawn from the
+    model's generator). Dropout is 0 here (the authors': 0.1), so that a run is a function
+    of its seed.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ __all__ = ["CausalTransformer", "TransformerConfig", "TrainedTransformer", "trai
 
 INPUTS = ("tokens", "values")
 HEADS = ("categorical", "mse", "gaussian")
+INITS = ("gpt2", "torch")
+ARCHS = ("gpt", "paper")
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,11 @@ class TransformerConfig:
     n_heads: int = 4
     d_ff: int = 128
     max_len: int = 128
+    arch: str = "gpt"
 
     def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise InputError(f"arch must be one of {ARCHS}; got {self.arch!r}")
         if self.input not in INPUTS:
             raise InputError(f"input must be one of {INPUTS}; got {self.input!r}")
         if self.head not in HEADS:
@@ -82,32 +97,43 @@ class _Block(torch.nn.Module):
 
 
 class CausalTransformer(torch.nn.Module):
-    """Causal transformer over tokens or values; see the module docstring."""
+    """Causal transformer over tokens or values; see the module docstring.
 
-    def __init__(self, config: TransformerConfig, generator: torch.Generator | None = None):
+    ``init``: "gpt2" (N(0, 0.02) weights, zero biases) or "torch" (PyTorch's default
+    initialisation of every layer); the default is the architecture's own ("gpt2" for
+    ``arch="gpt"``, "torch" for ``arch="paper"``). All draws come from ``generator``.
+    """
+
+    def __init__(self, config: TransformerConfig, generator: torch.Generator | None = None,
+                 init: str | None = None):
         super().__init__()
         if not isinstance(config, TransformerConfig):
             raise InputError(f"config must be a TransformerConfig; got {type(config).__name__}")
         c = self.config = config
+        init = init if init is not None else ("gpt2" if c.arch == "gpt" else "torch")
+        if init not in INITS:
+            raise InputError(f"init must be one of {INITS}; got {init!r}")
         if c.input == "tokens":
             self.inp = torch.nn.Embedding(c.vocab_size, c.d_model)
             out = c.vocab_size
         else:
             self.inp = torch.nn.Linear(c.value_dim, c.d_model)
             out = c.value_dim * (2 if c.head == "gaussian" else 1)  # mean (and log-variance)
-        self.pos = torch.nn.Embedding(c.max_len, c.d_model)
-        self.blocks = torch.nn.ModuleList(_Block(c) for _ in range(c.n_layers))
-        self.ln = torch.nn.LayerNorm(c.d_model)
+        if c.arch == "gpt":
+            self.pos = torch.nn.Embedding(c.max_len, c.d_model)
+            self.blocks = torch.nn.ModuleList(_Block(c) for _ in range(c.n_layers))
+            self.ln = torch.nn.LayerNorm(c.d_model)
+        else:
+            self.register_buffer("pos_code", _sinusoid(c.max_len, c.d_model), persistent=False)
+            layer = torch.nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=0.0,
+                                                     activation="relu", batch_first=True)
+            self.encoder = torch.nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
         self.head = torch.nn.Linear(c.d_model, out)
-        with torch.no_grad():  # GPT-2 style N(0, 0.02) weights, zero biases, from `generator`
-            for p in self.parameters():
-                if p.dim() > 1:
-                    p.copy_(0.02 * torch.randn(p.shape, generator=generator))
-                elif p is not None:
-                    p.zero_()
-            for m in self.modules():
-                if isinstance(m, torch.nn.LayerNorm):
-                    m.weight.fill_(1.0)
+        with torch.no_grad():
+            if init == "torch":
+                _torch_init(self, generator)
+            else:
+                _gpt2_init(self, generator)
 
     def inputs(self, x) -> torch.Tensor:
         """Validate a batch and return it as the model's input tensor."""
@@ -137,10 +163,14 @@ class CausalTransformer(torch.nn.Module):
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         T = x.shape[1]
-        h = self.inp(x) + self.pos(torch.arange(T))
-        for block in self.blocks:
-            h = block(h)
-        return self.ln(h)
+        if self.config.arch == "gpt":
+            h = self.inp(x) + self.pos(torch.arange(T, device=x.device))
+            for block in self.blocks:
+                h = block(h)
+            return self.ln(h)
+        h = self.inp(x) * np.sqrt(self.config.d_model) + self.pos_code[:T]
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(T, device=x.device)
+        return self.encoder(h, mask=mask, is_causal=True)
 
     def forward(self, x) -> torch.Tensor:
         return self.head(self.hidden(self.inputs(x)))
@@ -164,8 +194,54 @@ class CausalTransformer(torch.nn.Module):
     def embed(self, x, *, batch_size: int = 512) -> np.ndarray:
         """Final-layer embeddings (B, T, d_model) as float64, in batches, without gradients."""
         x = self.inputs(x)
-        parts = [self.hidden(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        dev = self.head.weight.device
+        parts = [self.hidden(x[i:i + batch_size].to(dev)).cpu()
+                 for i in range(0, x.shape[0], batch_size)]
         return torch.cat(parts).double().numpy()
+
+
+def _sinusoid(max_len: int, d: int) -> torch.Tensor:
+    """The sinusoidal positional code of Vaswani et al. (the authors' PositionalEncoding)."""
+    pos = torch.arange(max_len, dtype=torch.float64)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-np.log(10000.0) / d))
+    code = torch.zeros(max_len, d, dtype=torch.float64)
+    code[:, 0::2] = torch.sin(pos * freq)
+    code[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
+    return code.float()
+
+
+def _gpt2_init(model: torch.nn.Module, generator) -> None:
+    """GPT-2 style: N(0, 0.02) matrices, zero vectors, LayerNorm scales 1."""
+    for p in model.parameters():
+        if p.dim() > 1:
+            torch.nn.init.normal_(p, 0.0, 0.02, generator=generator)
+        else:
+            p.zero_()
+    for m in model.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            m.weight.fill_(1.0)
+
+
+def _torch_init(model: torch.nn.Module, generator) -> None:
+    """PyTorch's default initialisation of each layer, redrawn from ``generator``: Linear
+    weight and bias uniform with bound 1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5));
+    Embedding N(0, 1); MultiheadAttention's input projection Xavier-uniform with zero bias and
+    a zero output bias; LayerNorm (1, 0)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            bound = 1.0 / np.sqrt(m.in_features)
+            torch.nn.init.uniform_(m.weight, -bound, bound, generator=generator)
+            torch.nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, torch.nn.Embedding):
+            torch.nn.init.normal_(m.weight, generator=generator)
+        elif isinstance(m, torch.nn.LayerNorm):
+            m.weight.fill_(1.0)
+            m.bias.zero_()
+    for m in model.modules():
+        if isinstance(m, torch.nn.MultiheadAttention):
+            torch.nn.init.xavier_uniform_(m.in_proj_weight, generator=generator)
+            m.in_proj_bias.zero_()
+            m.out_proj.bias.zero_()
 
 
 @dataclass
@@ -176,20 +252,24 @@ class TrainedTransformer:
 
 def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size: int = 64,
                       lr: float = 1e-3, seed: int, validation=None,
-                      checkpoints_per_decade: int = 4, callbacks=()) -> TrainedTransformer:
+                      checkpoints_per_decade: int = 4, callbacks=(),
+                      device: str | torch.device = "cpu") -> TrainedTransformer:
     """Adam on random minibatches of ``data`` (N, T[, k]) through the one training loop.
 
     Records the loss on a fixed batch of training sequences (the first ``batch_size``) and,
     if ``validation`` is given, the loss on it, at the checkpoints. Initialisation and batch
-    order come from ``seed``.
+    order come from ``seed`` (drawn on the CPU, so a ``device="cuda"`` run of the paper-scale
+    tier starts from the same weights and sees the same batches).
     """
     steps, batch_size = positive_int("steps", steps), positive_int("batch_size", batch_size)
     st = streams(seed)
     model = CausalTransformer(config, generator=st.torch("init"))
     X = model.inputs(data)
+    device = torch.device(device)
+    model.to(device)
     if X.shape[0] < batch_size:
         raise InputError(f"{X.shape[0]} training sequences are fewer than one batch of {batch_size}")
-    Xv = model.inputs(validation) if validation is not None else None
+    Xv = model.inputs(validation).to(device) if validation is not None else None
     order = st.torch("batches")
     batch = {}
 
@@ -199,10 +279,10 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
     inner = optimizer_step(list(model.parameters()), OptimConfig("adam", lr), loss_fn=loss_fn)
 
     def step(t: int) -> None:
-        batch["x"] = X[torch.randint(X.shape[0], (batch_size,), generator=order)]
+        batch["x"] = X[torch.randint(X.shape[0], (batch_size,), generator=order)].to(device)
         inner(t)
 
-    monitor = X[:batch_size]  # a fixed training batch, so that records are comparable
+    monitor = X[:batch_size].to(device)  # a fixed training batch, so that records are comparable
 
     def record(t: int) -> dict:
         with torch.no_grad():

@@ -226,20 +226,24 @@ def measure_mse_optimum(seed: int) -> Measurement:
                                     - ng.log_predictive_k(twin, [x.mean() + 1.0])[0]))})
 
 
+def ng_memorisation_floor(model: NormalGamma, n: int) -> float:
+    """min over predictors of (n, xbar, SS) of E(x_i - prediction)^2 = (n - 1)/n beta0/(alpha0 - 1)."""
+    return (n - 1) / n * model.beta0 / (model.alpha0 - 1)
+
+
 def measure_memorisation_floor(seed: int) -> Measurement:
     """E[(x_i - xbar)^2] = (n - 1)/n beta0/(alpha0 - 1): the floor for predicting a token
     from (n, xbar, SS), whose best guess is xbar (Normal-Gamma)."""
     ng, n = NormalGamma.in_distribution(), 10
     _, X = ng.sample(200_000, n, streams(seed).noise)
     mc = ((X - X.mean(1, keepdims=True)) ** 2).mean(1)
-    floor = (n - 1) / n * ng.beta0 / (ng.alpha0 - 1)
+    floor = ng_memorisation_floor(ng, n)
     # E[x_i | n, xbar, SS] = xbar: the residual x_i - xbar is uncorrelated with xbar and SS
     resid = X[:, 0] - X.mean(1)
     feats = np.column_stack([X.mean(1), ((X - X.mean(1, keepdims=True)) ** 2).sum(1)])
     corr = np.abs([np.corrcoef(resid, f)[0, 1] for f in feats.T]).max()
-    id499 = (499 - 1) / 499 * ng.beta0 / (ng.alpha0 - 1)
-    ood = NormalGamma.out_of_distribution()
-    ood499 = (499 - 1) / 499 * ood.beta0 / (ood.alpha0 - 1)
+    id499 = ng_memorisation_floor(ng, 499)
+    ood499 = ng_memorisation_floor(NormalGamma.out_of_distribution(), 499)
     return Measurement({
         "floor_z": abs(mc.mean() - floor) / (mc.std(ddof=1) / np.sqrt(len(mc))),
         "residual_feature_correlation": float(corr),
