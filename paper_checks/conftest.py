@@ -11,6 +11,10 @@ Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim decla
 
 Parallel: with ``-n auto`` (pytest-xdist) each worker uses one math-library thread, writes
 its records and figures into the run's staging folder, and the controller merges them.
+Scale: ``--paper-scale`` (alias ``--runslow``) also sets ``REPRESENTATION_THEOREMS_SCALE=paper``
+unless it is set, so the trained-transformer claims of Zhang et al. run at the authors' sizes
+(on a GPU when one is present; on a CPU they are refused with the estimated cost).
+
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
 """
@@ -47,6 +51,8 @@ def _is_worker(config) -> bool:
 
 
 def pytest_configure(config):
+    if config.getoption("runslow"):
+        os.environ.setdefault("REPRESENTATION_THEOREMS_SCALE", "paper")
     config.stash[_RECORDS] = []
     config.stash[_START] = time.perf_counter()
     if _is_worker(config):

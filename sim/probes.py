@@ -131,8 +131,9 @@ def mlp_probe(H, Y, sp: Split, *, hidden=(64, 256), alphas=(1e-4, 1e-2), seed: i
     return ProbeResult("mlp", choice, {"r2": float(np.mean(r2))}, {"r2": np.asarray(r2)}, pred)
 
 
-def _softmax_fit(Z: np.ndarray, P: np.ndarray, alpha: float, maxiter: int = 5000) -> np.ndarray:
-    """W (d + 1, k) minimising mean_i CE(P_i, softmax([Z_i, 1] W)) + alpha/2 ||W[:-1]||^2."""
+def _softmax_fit(Z: np.ndarray, P: np.ndarray, alpha: float,
+                 maxiter: int = 5000) -> tuple[np.ndarray, int]:
+    """(W, L-BFGS iterations); W (d + 1, k) minimising mean_i CE(P_i, softmax([Z_i, 1] W)) + alpha/2 ||W[:-1]||^2."""
     n, d = Z.shape
     k = P.shape[1]
     X = np.column_stack([Z, np.ones(n)])
@@ -147,7 +148,7 @@ def _softmax_fit(Z: np.ndarray, P: np.ndarray, alpha: float, maxiter: int = 5000
 
     res = optimize.minimize(f, np.zeros((d + 1) * k), jac=True, method="L-BFGS-B",
                             options={"maxiter": maxiter, "gtol": 1e-10})
-    return res.x.reshape(d + 1, k)
+    return res.x.reshape(d + 1, k), int(res.nit)
 
 
 def _distribution_scores(P: np.ndarray, logq: np.ndarray) -> dict:
@@ -176,11 +177,11 @@ def softmax_probe(H, P, sp: Split, *, alphas=ALPHAS, maxiter: int = 5000) -> Pro
     Z = np.column_stack([scaler.transform(H), np.ones(H.shape[0])])
     best = None
     for a in alphas:
-        W = _softmax_fit(Z[sp.train, :-1], P[sp.train], float(a), maxiter)
+        W, nit = _softmax_fit(Z[sp.train, :-1], P[sp.train], float(a), maxiter)
         val = _distribution_scores(P[sp.val], log_softmax(Z[sp.val] @ W, axis=1))["kl"]
         if best is None or val < best[0]:
-            best = (val, float(a), W)
-    val, a, W = best
+            best = (val, float(a), W, nit)
+    val, a, W, nit = best
     logq = log_softmax(Z[sp.test] @ W, axis=1)
-    return ProbeResult("softmax", {"alpha": a, "val_kl": val},
+    return ProbeResult("softmax", {"alpha": a, "val_kl": val, "iterations": nit},
                        _distribution_scores(P[sp.test], logq), {}, np.exp(logq))

@@ -64,6 +64,11 @@ def test_the_softmax_probe_recovers_linear_softmax_targets_and_not_shuffled_ones
     good = softmax_probe(H, P, SP)
     assert good.scores["kl"] < 0.01 and good.scores["accuracy"] > 0.9
     assert good.scores["tv"] <= good.scores["l2"] * np.sqrt(4) / 2 + 1e-12  # TV <= sqrt(k)/2 L2
+    assert good.scores["sq_l2"] == pytest.approx(
+        float(((P[SP.test] - good.predictions) ** 2).sum(1).mean()), rel=1e-12)
+    assert 0 < good.choice["iterations"] <= 5000
+    capped = softmax_probe(H, P, SP, alphas=(1e-4,), maxiter=3)
+    assert capped.choice["iterations"] <= 3 and capped.scores["kl"] > good.scores["kl"]
     bad = softmax_probe(H, P[rng.permutation(600)], SP)  # negative control: shuffled targets
     assert bad.scores["kl"] > 10 * good.scores["kl"] and bad.scores["accuracy"] < 0.5
 
@@ -103,5 +108,7 @@ def test_bad_targets_are_refused():
         ridge_probe(H, Y, SP)
     with pytest.raises(InputError, match="summing to 1"):
         softmax_probe(H, np.full((600, 3), 0.5), SP)
+    with pytest.raises(InputError, match="maxiter"):
+        softmax_probe(H, np.full((600, 2), 0.5), SP, maxiter=0)
     with pytest.raises(InputError, match="Split"):
         ridge_probe(H, np.ones(600), (SP.train, SP.val, SP.test))

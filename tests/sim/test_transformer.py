@@ -18,7 +18,9 @@ def _model(**kw):
 
 
 @pytest.mark.parametrize("kw", [dict(input="tokens", vocab_size=5),
-                                dict(input="values", value_dim=2, head="mse")])
+                                dict(input="values", value_dim=2, head="mse"),
+                                dict(input="tokens", vocab_size=5, arch="paper"),
+                                dict(input="values", value_dim=2, head="mse", arch="paper")])
 def test_an_embedding_never_depends_on_later_positions(kw):
     model = _model(**kw)
     rng = np.random.default_rng(0)
@@ -84,6 +86,7 @@ def test_the_same_seed_gives_the_same_model():
     (dict(d_model=10, n_heads=4), "divisible"),
     (dict(n_layers=0), "n_layers"),
     (dict(vocab_size=1), "vocab_size"),
+    (dict(arch="bert"), "arch must be one of"),
 ])
 def test_impossible_configurations_are_refused(kw, message):
     with pytest.raises(InputError, match=message):
@@ -117,3 +120,57 @@ def test_training_needs_a_batch_of_sequences_longer_than_one():
         train_transformer(cfg, np.zeros((4, 5), dtype=np.int64), steps=1, batch_size=8, seed=0)
     with pytest.raises(InputError, match="length >= 2"):
         train_transformer(cfg, np.zeros((8, 1), dtype=np.int64), steps=1, batch_size=8, seed=0)
+
+
+def test_the_paper_architecture_is_pytorchs_encoder_with_the_authors_input_scaling():
+    """arch="paper": the parameter count of spec 3.1 (99,584 per layer at d 128, ff 128) and
+    the first layer's input equal to sqrt(d) x embedding + the sinusoidal code."""
+    cfg = TransformerConfig(input="values", head="mse", d_model=128, n_layers=3, n_heads=8,
+                            d_ff=128, max_len=500, arch="paper")
+    model = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0))
+    assert sum(p.numel() for p in model.encoder.parameters()) == 3 * 99_584
+    code = model.pos_code
+    assert torch.allclose(code[3, 0::2], torch.sin(3 * torch.exp(-torch.arange(0, 128, 2) * math.log(1e4) / 128)),
+                          atol=1e-6)
+    seen = {}
+    model.encoder.layers[0].register_forward_pre_hook(lambda m, a: seen.setdefault("h", a[0]))
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal((2, 5)), dtype=torch.float32)
+    model.embed(x)
+    expected = model.inp(x[..., None]) * math.sqrt(128) + code[:5]
+    assert torch.allclose(seen["h"], expected, atol=1e-5)
+
+
+@torch.no_grad()
+def test_the_torch_initialisation_draws_pytorchs_default_scales_from_the_generator():
+    cfg = TransformerConfig(vocab_size=5, d_model=64, n_layers=1, n_heads=4, d_ff=64, max_len=8)
+    gpt = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0))
+    tor = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0), init="torch")
+    again = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0), init="torch")
+    assert float(gpt.inp.weight.std()) == pytest.approx(0.02, rel=0.2)
+    assert float(tor.inp.weight.std()) == pytest.approx(1.0, rel=0.2)  # nn.Embedding: N(0, 1)
+    ff = tor.blocks[0].ff1.weight
+    assert float(ff.abs().max()) <= 1 / math.sqrt(64) and float(ff.std()) == pytest.approx(
+        1 / math.sqrt(3 * 64), rel=0.1)  # uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for a, b in zip(tor.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+    paper = CausalTransformer(TransformerConfig(vocab_size=5, d_model=64, n_layers=1, n_heads=4,
+                                                d_ff=64, max_len=8, arch="paper"),
+                              generator=torch.Generator().manual_seed(0))
+    attn = paper.encoder.layers[0].self_attn
+    assert float(attn.in_proj_bias.abs().max()) == 0.0  # MultiheadAttention's own defaults
+    assert float(attn.in_proj_weight.abs().max()) <= math.sqrt(6 / (64 + 192))
+    with pytest.raises(InputError, match="init must be one of"):
+        CausalTransformer(cfg, init="xavier")
+
+
+def test_training_starts_from_the_model_its_seed_initialises():
+    """The random-init control of the encoding claims is the trained model's start: the
+    same seed's "init" stream gives the same weights, and training moves them."""
+    from sim import streams
+
+    cfg = TransformerConfig(vocab_size=4, **{**TINY, "arch": "paper"})
+    x = np.random.default_rng(3).integers(0, 4, size=(64, 10))
+    start = CausalTransformer(cfg, generator=streams(7).torch("init"))
+    zero = train_transformer(cfg, x, steps=1, batch_size=8, lr=1e-12, seed=7).model
+    for a, b in zip(start.parameters(), zero.parameters()):
+        assert torch.allclose(a, b, atol=1e-9)

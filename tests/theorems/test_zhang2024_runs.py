@@ -1,0 +1,87 @@
+"""The shared trained runs of the Zhang et al. encoding claims: validation, the CPU budget,
+caching, the random-init control, and the rectangle game's cell tokens."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from sim.bayes import RectangleGame
+from sim.errors import InputError
+from theorems.zhang2024 import _runs
+from theorems.zhang2024._runs import SCALES, cell_tokens, current_scale, run
+
+# A scale small enough for a unit test: a few steps, tiny probe sets.
+TINY = dataclasses.replace(SCALES["cpu"], name="tiny", n_train=64, n_probe=40, n_val=10,
+                           n_test=10, length=12, rect_length=4, d_model=8, n_heads=2, d_ff=8,
+                           n_layers=1, steps=tuple((f, 3) for f in _runs.FAMILIES))
+
+
+def test_a_tiny_run_holds_the_models_data_split_and_embeddings():
+    r = run("hmm", 0, TINY)
+    assert run("hmm", 0, TINY) is r  # one run per (family, seed, scale) in a process
+    assert r.inputs["id"].shape == (50, 12) and r.latent["id"]["z"].shape == (50, 12)
+    assert (len(r.split.train), len(r.split.val), len(r.split.test)) == (30, 10, 10)
+    H = r.embedding("trained", position=-2)
+    assert H.dtype == np.float64 and H.shape == (50, 8)
+    assert not np.allclose(H, r.embedding("random", position=-2))  # training moved the weights
+    assert r.details["scale"] == "tiny" and r.details["steps"] == 3
+
+
+def test_the_random_control_is_the_trained_models_starting_point():
+    r = run("bb", 1, TINY)
+    start = _runs.CausalTransformer(r.config, generator=_runs.streams(1).torch("init"))
+    for a, b in zip(start.parameters(), r.random_model.parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("gpt", 0), "unknown family"),
+    (("bb", -1), "non-negative integer"),
+    (("bb", True), "non-negative integer"),
+    (("bb", 0, "cpu"), "must be a Scale"),
+    (("bb", 0, dataclasses.replace(TINY, steps=(("bb", 3),))), "sets no steps"),
+])
+def test_bad_runs_are_refused(args, message):
+    with pytest.raises(InputError, match=message):
+        run(*args)
+
+
+def test_bad_embedding_requests_are_refused():
+    r = run("rect", 0, TINY)
+    with pytest.raises(InputError, match="which must be one of"):
+        r.embedding("start")
+    with pytest.raises(InputError, match="no 'ood' data"):
+        r.embedding(data="ood")
+    with pytest.raises(InputError, match="outside them"):
+        r.embedding(position=9)  # rectangle sequences have 4 points here
+    with pytest.raises(InputError, match="position must be one of"):
+        r.embedding(position=3)
+
+
+def test_a_scale_that_cannot_fit_the_cpu_budget_is_refused(monkeypatch):
+    monkeypatch.setattr(_runs, "_device", lambda: "cpu")
+    monkeypatch.delenv("REPRESENTATION_THEOREMS_ALLOW_LONG", raising=False)
+    assert SCALES["paper"].cpu_seconds("bb") > _runs.CPU_LIMIT_S
+    with pytest.raises(InputError, match="would take about .* min on this CPU"):
+        run("bb", 0, SCALES["paper"])
+
+
+def test_the_scale_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(_runs.SCALE_ENV, "paper")
+    assert current_scale() is SCALES["paper"]
+    monkeypatch.setenv(_runs.SCALE_ENV, "huge")
+    with pytest.raises(InputError, match="the scales are"):
+        current_scale()
+    monkeypatch.delenv(_runs.SCALE_ENV)
+    assert current_scale() is SCALES["cpu"]
+
+
+def test_cell_tokens_index_the_cells_in_the_order_of_their_areas():
+    game = RectangleGame.hard()
+    x = np.array([[[0.1, 0.1], [0.1, 6.3], [6.3, 0.1], [2.1, 4.2]]])
+    last = len(game.axis) - 2
+    assert cell_tokens(game, x).tolist() == [[0, last, last * (last + 1), 2 * (last + 1) + 4]]
+    # the cell's width x height equals cell_areas at that token
+    assert game.cell_areas()[2 * (last + 1) + 4] == pytest.approx((2.4 - 2.0) * (4.4 - 4.0))
