@@ -51,7 +51,7 @@ def _is_worker(config) -> bool:
 
 
 def pytest_configure(config):
-    if config.getoption("runslow"):
+    if config.getoption("runslow", default=False):  # the option lives in the root conftest
         os.environ.setdefault("REPRESENTATION_THEOREMS_SCALE", "paper")
     config.stash[_RECORDS] = []
     config.stash[_START] = time.perf_counter()

@@ -2,8 +2,8 @@
 
 One small causal transformer per data family is trained once per process (``run`` is
 cached on (family, seed, scale)) and every claim that probes that family reads the same
-run: its frozen model, two untrained models of the same architecture, the probe data in
-distribution and out of it, and the embeddings at the few positions the claims probe.
+run: its frozen model, the same network untrained, the probe data in distribution and out
+of it, and the embeddings at the few positions the claims probe.
 
 The architecture is the authors' (``arch="paper"``: input times sqrt(d_model), sinusoidal
 positions, post-LN ``nn.TransformerEncoder``, PyTorch's default initialisation), smaller at the
@@ -70,8 +70,9 @@ class Scale:
     n_probe: int
     n_val: int
     n_test: int
-    length: int  # T for the exchangeable, HMM and LDA families
+    length: int  # T for the exchangeable and HMM families
     rect_length: int  # T for the rectangle game (spec 5.5: 5-20 keeps the posterior spread)
+    lda_length: int  # M, the words per synthetic LDA document
     d_model: int
     n_layers: int
     n_heads: int
@@ -91,7 +92,7 @@ class Scale:
         """A rough CPU cost of training ``family`` on 2 cores: 25 ms per Adam step at T = 32,
         d_model 32, 2 layers (measured), scaled as T^1.2 d^1.2 layers (PERFORMANCE.md 2.3's
         T = 500, d 128, 3 layers at about 3 s per step)."""
-        T = self.rect_length if family.startswith("rect") else self.length
+        T = {"rect": self.rect_length, "lda": self.lda_length}.get(family, self.length)
         per_step = 0.025 * (T / 32) ** 1.2 * (self.d_model / 32) ** 1.2 * self.n_layers / 2
         return self.steps_for(family) * per_step
 
@@ -101,15 +102,15 @@ _LR = {"bb": 1e-3, "ng": 1e-3, "ng_nll": 1e-3, "eg": 1e-3, "hmm": 3e-3, "rect": 
 
 SCALES = {
     "cpu": Scale("cpu", n_train=2000, n_probe=2500, n_val=500, n_test=1000, length=32,
-                 rect_length=8, d_model=32, n_layers=2, n_heads=2, d_ff=64,
-                 steps=(("bb", 800), ("ng", 800), ("ng_nll", 800), ("eg", 800), ("hmm", 1500),
+                 rect_length=8, lda_length=32, d_model=32, n_layers=2, n_heads=2, d_ff=64,
+                 steps=(("bb", 800), ("ng", 800), ("ng_nll", 800), ("eg", 800), ("hmm", 1000),
                         ("rect", 1000), ("lda", 1000)),
                  lr=tuple(_LR.items())),
     # Spec 3.1 / 3.6: d_model 128, 8 heads, 3 layers (4 for LDA: not reproduced, 3 here),
     # feed-forward 128, N = 10,000, T = 500 (LDA: 100), probe 3,000 / 1,000; a fixed step
     # count (about 30 epochs) instead of 300 epochs with early stopping on the training set.
     "paper": Scale("paper", n_train=10_000, n_probe=3000, n_val=600, n_test=1000, length=500,
-                   rect_length=10, d_model=128, n_layers=3, n_heads=8, d_ff=128,
+                   rect_length=10, lda_length=100, d_model=128, n_layers=3, n_heads=8, d_ff=128,
                    steps=tuple((k, 5000) for k in _LR),
                    lr=tuple({**_LR, "eg": 3e-4, "lda": 1e-4}.items())),
 }
@@ -229,7 +230,8 @@ def _run(family: str, seed: int, scale: Scale) -> Run:
     T = scale.length
     inputs, latent = {}, {}
     base = dict(d_model=scale.d_model, n_layers=scale.n_layers, n_heads=scale.n_heads,
-                d_ff=scale.d_ff, max_len=max(scale.length, scale.rect_length), arch=scale.arch)
+                d_ff=scale.d_ff, max_len=max(scale.length, scale.rect_length, scale.lda_length),
+                arch=scale.arch)
     if family in EXCHANGEABLE:
         cls = EXCHANGEABLE[family]
         for d, prior in (("id", cls.in_distribution()), ("ood", cls.out_of_distribution())):
@@ -258,7 +260,7 @@ def _run(family: str, seed: int, scale: Scale) -> Run:
         config = TransformerConfig(vocab_size=game.n_cells, **base)
     else:  # lda
         lda = LDA.random(5, 100, rng, eta=0.5, alpha=0.5)
-        theta, _, w = lda.sample(n_all, scale.length if scale.name == "cpu" else 100, rng)
+        theta, _, w = lda.sample(n_all, scale.lda_length, rng)
         train, inputs["id"] = w[: scale.n_train], w[-n_probe:]
         latent["id"] = {"theta": theta[-n_probe:], "model": lda, "train_words": train}
         config = TransformerConfig(vocab_size=lda.V, **base)
