@@ -133,7 +133,8 @@ def mlp_probe(H, Y, sp: Split, *, hidden=(64, 256), alphas=(1e-4, 1e-2), seed: i
 
 def _softmax_fit(Z: np.ndarray, P: np.ndarray, alpha: float,
                  maxiter: int = 5000) -> tuple[np.ndarray, int]:
-    """(W, L-BFGS iterations); W (d + 1, k) minimising mean_i CE(P_i, softmax([Z_i, 1] W)) + alpha/2 ||W[:-1]||^2."""
+    """(W, L-BFGS iterations); W (d + 1, k) minimises
+    mean_i CE(P_i, softmax([Z_i, 1] W)) + alpha/2 ||W[:-1]||^2."""
     n, d = Z.shape
     k = P.shape[1]
     X = np.column_stack([Z, np.ones(n)])

@@ -207,6 +207,18 @@ class Claim:
                         note="; ".join(dict.fromkeys(undecided)))
 
 
+def paired_z(differences) -> float:
+    """One-sample z of per-item paired differences: mean / (sd / sqrt(n)); 0 when every
+    difference is 0, and +-inf when they are all equal and non-zero."""
+    d = np.asarray(differences, dtype=np.float64).ravel()
+    if d.size < 2:
+        raise ValueError(f"a paired z needs at least 2 differences; got {d.size}")
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if d.mean() == 0 else float(np.sign(d.mean()) * np.inf)
+    return float(d.mean() / (sd / np.sqrt(d.size)))
+
+
 def _aggregate(values: list[float], statistic: str, upper: bool) -> float:
     arr = np.asarray(values, dtype=np.float64)
     if np.isnan(arr).any():

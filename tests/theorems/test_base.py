@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from theorems.base import Claim, ClaimFailed, Measurement
@@ -112,3 +113,14 @@ def test_an_inconclusive_seed_does_not_hide_a_failure_elsewhere():
     vals = {0: {"err": math.nan, "score": math.nan}, 1: {"err": 1e-1, "score": 0.95}}
     ev = _claim(vals, inconclusive=(0,)).check()
     assert ev.verdict == "fail"
+
+
+def test_paired_z_is_the_one_sample_z_and_handles_constant_differences():
+    from theorems.base import paired_z
+
+    d = np.array([1.0, 2.0, 3.0, 6.0])
+    assert paired_z(d) == pytest.approx(d.mean() / (d.std(ddof=1) / 2.0), rel=1e-15)
+    assert paired_z(np.zeros(5)) == 0.0
+    assert paired_z(np.full(5, -0.1)) == -np.inf
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_z([1.0])

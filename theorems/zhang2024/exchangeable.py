@@ -30,7 +30,7 @@ from scipy import integrate, special, stats
 from sim import streams
 from sim.bayes.exchangeable import BetaBernoulli, GammaExponential, NormalGamma
 from theorems._symbolic import Decision
-from theorems.base import Claim, Measurement, SolveResult, Theorem
+from theorems.base import Claim, Measurement, SolveResult, Theorem, paired_z
 from theorems.tolerances import Threshold
 
 PAPER = "Zhang et al. 2024 (arXiv 2406.03707), as formalised in the spec"
@@ -337,8 +337,7 @@ def ng_latent_floor(model: NormalGamma, n: int) -> float:
 
 def _paired_z(probe, best, target) -> float:
     """z of mean[(probe - t)^2 - (best - t)^2]: below -4 means the probe beats ``best``."""
-    d = (probe - target) ** 2 - (best - target) ** 2
-    return float(d.mean() / (d.std(ddof=1) / np.sqrt(len(d)) + 1e-300))
+    return paired_z((probe - target) ** 2 - (best - target) ** 2)
 
 
 def _fit_predict(F_train, y_train, F_test) -> np.ndarray:
