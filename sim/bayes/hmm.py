@@ -255,33 +255,35 @@ class HMM:
         return out[0] if one else out
 
     def viterbi(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """Log-space Viterbi for one sequence: ``(path, last_message)``.
+        """Log-space Viterbi: ``(path, last_message)`` for one sequence (T,), or both stacked
+        for a batch (S, T).
 
         ``path`` (T,) is ``argmax_{z_{1:T}} p(z_{1:T} | x_{1:T})`` (ties go to the lowest
         state index); ``last_message`` (K,) is the max-product message at position T,
         ``max_{z_{1:T-1}} p(z_{1:T-1}, z_T = z, x_{1:T})``, normalised to sum to 1.
         """
         xs, one = self._tokens(x)
-        if not one:
-            raise InputError(f"viterbi takes one sequence (a 1-D token array); got shape {np.shape(x)}")
-        seq = xs[0]
         with np.errstate(divide="ignore"):
             logA, logB, logpi = np.log(self.A), np.log(self.B), np.log(self.pi0)
-        T = seq.shape[0]
-        back = np.zeros((T, self.K), dtype=np.int64)
-        delta = logpi + logB[:, seq[0]]
+        S, T = xs.shape
+        back = np.zeros((S, T, self.K), dtype=np.int64)
+        delta = logpi + logB[:, xs[:, 0]].T                  # (S, K)
         for t in range(1, T):
-            scores = delta[:, None] + logA                   # (from, to)
-            back[t] = np.argmax(scores, axis=0)
-            delta = scores[back[t], np.arange(self.K)] + logB[:, seq[t]]
-        if not np.isfinite(delta.max()):
-            raise InputError("x has probability zero under the model; no Viterbi path exists")
-        path = np.empty(T, dtype=np.int64)
-        path[-1] = int(np.argmax(delta))
+            scores = delta[:, :, None] + logA                # (S, from, to)
+            back[:, t] = np.argmax(scores, axis=1)
+            delta = np.take_along_axis(scores, back[:, t, None, :], axis=1)[:, 0] + logB[:, xs[:, t]].T
+        dead = ~np.isfinite(delta.max(1))
+        if dead.any():
+            raise InputError(f"sequence {int(np.argmax(dead))} has probability zero under the model; "
+                             "no Viterbi path exists")
+        path = np.empty((S, T), dtype=np.int64)
+        path[:, -1] = np.argmax(delta, axis=1)
+        rows = np.arange(S)
         for t in range(T - 1, 0, -1):
-            path[t - 1] = back[t, path[t]]
-        msg = np.exp(delta - delta.max())
-        return path, msg / msg.sum()
+            path[:, t - 1] = back[rows, t, path[:, t]]
+        msg = np.exp(delta - delta.max(1, keepdims=True))
+        msg /= msg.sum(1, keepdims=True)
+        return (path[0], msg[0]) if one else (path, msg)
 
     def code_variant_last_posterior(self, x) -> np.ndarray:
         """The released code's last-position "posterior" ``∝ b_N ⊙ B[:, x_N]``; (K,) or (S, K).

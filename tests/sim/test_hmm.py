@@ -348,6 +348,12 @@ def test_a_zero_probability_sequence_is_reported_not_divided_by_zero():
         h.viterbi([1])
 
 
-def test_viterbi_refuses_a_batch():
-    with pytest.raises(InputError, match="one sequence"):
-        _fixture().viterbi([[0, 1], [1, 0]])
+@given(seed=seeds)
+def test_batched_viterbi_equals_one_sequence_at_a_time(seed):
+    h, x, rng = _random_case(seed)
+    X = np.vstack([x, h.sample(4, len(x), rng)[1]])
+    paths, messages = h.viterbi(X)
+    for s in range(len(X)):
+        path, message = h.viterbi(X[s])
+        assert paths[s].tolist() == path.tolist()
+        assert_allclose(messages[s], message, rtol=0, atol=0)  # the same float operations

@@ -73,12 +73,66 @@ def test_the_softmax_probe_recovers_linear_softmax_targets_and_not_shuffled_ones
     assert bad.scores["kl"] > 10 * good.scores["kl"] and bad.scores["accuracy"] < 0.5
 
 
+def _softmax_data(seed, n=300, d=4, k=3):
+    rng = streams(seed).data
+    H = rng.standard_normal((n, d))
+    P = rng.dirichlet(np.full(k, 0.7), n)  # soft targets that no linear softmax fits exactly
+    return H, P
+
+
+@settings(max_examples=5, deadline=None)
+@given(seeds, st.sampled_from([1e-3, 1e-1]))
+def test_the_softmax_probe_equals_a_cvxpy_cross_entropy_reference(seed, alpha):
+    H, P = _softmax_data(seed)
+    sp = split(300, 50, 50)
+    r = softmax_probe(H, P, sp, alphas=(alpha,))
+    tr = sp.train
+    Z = (H - H[tr].mean(0)) / H[tr].std(0)
+    X = np.column_stack([Z[tr], np.ones(len(tr))])
+    W = cp.Variable((X.shape[1], P.shape[1]))
+    S = X @ W
+    ce = (cp.sum(cp.log_sum_exp(S, axis=1)) - cp.sum(cp.multiply(P[tr], S))) / len(tr)
+    prob = cp.Problem(cp.Minimize(ce + 0.5 * alpha * cp.sum_squares(W[:-1])))
+    prob.solve(solver=cp.CLARABEL)
+    assert prob.status == cp.OPTIMAL
+    logits = np.column_stack([Z[sp.test], np.ones(len(sp.test))]) @ W.value
+    q = np.exp(logits - logits.max(1, keepdims=True))
+    q /= q.sum(1, keepdims=True)
+    # both optimise the same strictly convex objective (in the penalised weights; the
+    # softmax is invariant to the bias's common shift): probabilities agree to the
+    # solvers' tolerances (Clarabel's default 1e-8 gap; L-BFGS's relative objective change
+    # 2.2e-9, about 5e-5 in the probabilities at worst)
+    np.testing.assert_allclose(r.predictions, q, rtol=0, atol=1e-5)
+
+
+def test_the_warm_started_penalty_path_equals_cold_fits():
+    H, P = _softmax_data(7)
+    sp = split(300, 50, 50)
+    path = softmax_probe(H, P, sp, alphas=(1e-4, 1e-2, 1.0))
+    cold = softmax_probe(H, P, sp, alphas=(path.choice["alpha"],))
+    # the same minimiser reached from zero or from the larger penalty's solution; L-BFGS
+    # stops on a relative objective change of 2.2e-9 (scipy's ftol), which leaves the
+    # probabilities accurate to about sqrt(ftol) ~ 5e-5 at worst (3e-6 measured)
+    np.testing.assert_allclose(path.predictions, cold.predictions, rtol=0, atol=1e-5)
+
+
 def test_the_mlp_probe_reads_a_nonlinear_target_that_the_linear_probe_misses():
     rng = streams(5).data
     H = rng.uniform(-2, 2, (600, 3))
     y = H[:, 0] ** 2
     assert ridge_probe(H, y, SP).scores["r2"] < 0.1
     assert mlp_probe(H, y, SP, hidden=(32,), alphas=(1e-4,)).scores["r2"] > 0.9
+
+
+def test_an_mlp_probe_that_runs_out_of_epochs_says_so():
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = streams(5).data
+    H = rng.uniform(-2, 2, (600, 3))
+    with pytest.warns(ConvergenceWarning):
+        mlp_probe(H, H[:, 0] ** 2, SP, hidden=(8,), alphas=(1e-4,), max_iter=3)
+    with pytest.raises(InputError, match="patience"):
+        mlp_probe(H, H[:, 0], SP, patience=0)
 
 
 def test_the_split_follows_the_spec_order_and_refuses_impossible_sizes():
