@@ -89,6 +89,17 @@ def _inputs(H, Y, sp: Split, target_name: str = "targets"):
     return H, Y
 
 
+def _penalties(alphas) -> list[float]:
+    """The penalties to try, as floats: a non-empty sequence of positive finite numbers."""
+    try:
+        out = [float(a) for a in alphas]
+    except (TypeError, ValueError):
+        raise InputError(f"alphas must be a sequence of numbers; got {alphas!r}") from None
+    if not out or not all(np.isfinite(a) and a > 0 for a in out):
+        raise InputError(f"alphas must be a non-empty sequence of positive finite penalties; got {alphas!r}")
+    return out
+
+
 def ridge_probe(H, Y, sp: Split, *, alphas=ALPHAS) -> ProbeResult:
     """Linear probe: standardise on train, ridge for each penalty, keep the best validation
     mean R², report test R² per target."""
@@ -96,8 +107,8 @@ def ridge_probe(H, Y, sp: Split, *, alphas=ALPHAS) -> ProbeResult:
     scaler = StandardScaler().fit(H[sp.train])
     Z = scaler.transform(H)
     best = None
-    for a in alphas:
-        model = Ridge(alpha=float(a)).fit(Z[sp.train], Y[sp.train])
+    for a in _penalties(alphas):
+        model = Ridge(alpha=a).fit(Z[sp.train], Y[sp.train])
         val = float(np.mean(r2_score(Y[sp.val], model.predict(Z[sp.val]), multioutput="raw_values")))
         if best is None or val > best[0]:
             best = (val, float(a), model)
@@ -121,8 +132,8 @@ def mlp_probe(H, Y, sp: Split, *, hidden=(64, 256), alphas=(1e-4, 1e-2), seed: i
     Z, T = xs.transform(H), ys.transform(Y)
     best = None
     for h in hidden:
-        for a in alphas:
-            m = MLPRegressor(hidden_layer_sizes=(int(h),), alpha=float(a), max_iter=max_iter,
+        for a in _penalties(alphas):
+            m = MLPRegressor(hidden_layer_sizes=(int(h),), alpha=a, max_iter=max_iter,
                              random_state=seed, n_iter_no_change=positive_int("patience", patience),
                              tol=float(tol))
             m.fit(Z[sp.train], T[sp.train] if T.shape[1] > 1 else T[sp.train, 0])
@@ -193,7 +204,7 @@ def softmax_probe(H, P, sp: Split, *, alphas=ALPHAS, maxiter: int = 5000) -> Pro
     scaler = StandardScaler().fit(H[sp.train])
     Z = np.column_stack([scaler.transform(H), np.ones(H.shape[0])])
     best, W = None, None
-    for a in sorted((float(a) for a in alphas), reverse=True):  # warm-started path
+    for a in sorted(_penalties(alphas), reverse=True):  # warm-started path
         W, nit = _softmax_fit(Z[sp.train, :-1], P[sp.train], a, maxiter, start=W)
         val = _distribution_scores(P[sp.val], log_softmax(Z[sp.val] @ W, axis=1))["kl"]
         if best is None or val < best[0]:

@@ -166,3 +166,8 @@ def test_bad_targets_are_refused():
         softmax_probe(H, np.full((600, 2), 0.5), SP, maxiter=0)
     with pytest.raises(InputError, match="Split"):
         ridge_probe(H, np.ones(600), (SP.train, SP.val, SP.test))
+    for alphas in ((), (0.0,), (1e-2, -1.0), (np.inf,), "ab"):
+        with pytest.raises(InputError, match="alphas"):
+            softmax_probe(H, np.full((600, 2), 0.5), SP, alphas=alphas)
+    with pytest.raises(InputError, match="alphas"):
+        ridge_probe(H, Y[:, 0], SP, alphas=(0.0,))
