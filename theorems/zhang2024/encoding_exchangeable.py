@@ -38,6 +38,9 @@ from theorems.zhang2024.exchangeable import ng_memorisation_floor, prop3_symboli
 
 PAPER = "Zhang et al. 2024 (arXiv 2406.03707), as formalised in the spec"
 SEEDS = (0,)  # one trained transformer per family in the default run (PERFORMANCE.md 5)
+# Claim 15 only needs the Normal-Gamma (MSE) model (16 s per seed), so it is judged on three:
+# over seeds 0-4 its per-seed minimum MSE/floor was 0.82, 0.71, 0.84, 0.89, 0.85 (measured)
+MEMORISATION_SEEDS = (0, 1, 2)
 TAG = "[EMP, proposed thresholds]"
 CPU = "Measured at the CPU scale, seed 0, the authors' architecture: "
 NAMES = {"bb": ("E[p]", "E[p^2]", "E[p^3]", "E[p^4]"),
@@ -386,7 +389,8 @@ class ExchangeableEncoding(Theorem):
                                 "(0.746)")),
             Claim(id=f"{pid}.no_memorisation", spec="embeddings_embed:15", paper=PAPER,
                   reference="spec 3.3 (memorisation), claims 9 and 15, 5.10", kind="control",
-                  seeds=SEEDS, budget_s=5.0, measure=measure_memorisation,
+                  seeds=MEMORISATION_SEEDS, statistic="median", budget_s=40.0,
+                  measure=measure_memorisation,
                   figure=overlay_figure("claim15_memorisation",
                                         "Normal-Gamma: probing tokens x_1..x_10 (last position)"),
                   statement=f"{TAG} Normal-Gamma (MSE-trained): probing the tokens x_1..x_10 "
@@ -394,7 +398,9 @@ class ExchangeableEncoding(Theorem):
                   "gives per-token test MSE >= 0.8x the exact floor of claim 9; the predictions "
                   "follow x-bar (rho >= 0.9), not x_i - x-bar (|rho| <= 0.2). Reported: the "
                   "embedding at position 10, whose own input is x_10 (readable there by "
-                  "construction), and the untrained control.",
+                  "construction), and the untrained control. Judged on the median of three "
+                  "trained models (seeds 0-2): one model in five reads x_1 below the floor "
+                  "(seed 1: 0.71x, measured), the first position taking extra attention.",
                   criteria=(Threshold("min_mse_over_floor", 0.8, upper=False, why="spec claim 15"),
                             Threshold("min_rho_with_xbar", 0.9, upper=False, why="spec claim 15"),
                             Threshold("max_abs_rho_with_residual", 0.2, why="spec claim 15"))),
