@@ -16,7 +16,14 @@ from theorems.convex import (
     multiclass_max_margin,
     separability,
 )
-from theorems.convex._program import residuals
+from theorems.convex._program import (
+    DEFAULT_SETTINGS,
+    SolverFailure,
+    SolverSettings,
+    _farkas_bound,
+    residuals,
+)
+from theorems.convex.maxmargin import _binary_system
 from theorems.tolerances import KKT_RESIDUAL
 
 # Two certified float64 solutions of the same strictly convex program agree to rounding.
@@ -145,6 +152,55 @@ def test_contradictory_data_are_certified_not_separable(data, seed):
     with pytest.raises(NotSeparableError, match="not separable") as info:
         max_margin(X, y)
     assert info.value.certificate.margin_box <= info.value.certificate.threshold
+
+
+# One Clarabel iteration: every solve below ends short of optimal, so the separability
+# decision must come from the theorem of the alternative.
+CUT_SHORT = SolverSettings(max_iter=1)
+
+
+def _contradiction(data, seed: int, bias: bool):
+    """Non-separable data: -x_j with x_j's label (no homogeneous separator) or, with a bias,
+    x_j again with the other label (no separator at all)."""
+    X, y = data
+    if not bias:
+        return separable.with_contradiction(X, y, streams(seed).noise)
+    j = int(streams(seed).noise.integers(len(y)))
+    return np.vstack([X, X[j]]), np.append(y, -y[j])
+
+
+@given(separable_binary(n=(5, 60), d=(2, 6)), st.integers(0, 10**6), st.booleans())
+def test_a_solve_cut_short_still_proves_contradictory_data_not_separable(data, seed, bias):
+    X, y = _contradiction(data, seed, bias)
+    cert = separability(X, y, bias=bias, settings=CUT_SHORT)
+    assert cert.proof == "farkas" and not cert.separable and cert.margin_box <= cert.threshold
+    with pytest.raises(NotSeparableError, match="theorem of the alternative"):
+        max_margin(X, y, bias=bias, settings=CUT_SHORT)
+
+
+@given(separable_binary(n=(5, 60), d=(2, 6)), st.integers(0, 10**6), st.booleans())
+def test_farkas_multipliers_bound_the_separability_lp_from_above(data, seed, bias):
+    # weak duality: lambda >= 0, sum 1, with r = A^T lambda bounds the LP's optimal margin
+    X, y = _contradiction(data, seed, bias)
+    A, n_free = _binary_system(X, y, bias)
+    bound, lam = _farkas_bound(A, None, n_free, DEFAULT_SETTINGS)
+    assert lam.min() >= 0.0 and abs(lam.sum() - 1.0) <= FEASIBLE
+    r = A.T @ lam
+    assert bound == pytest.approx(np.abs(r[: A.shape[1] - n_free]).sum(), abs=0.0)
+    assert separability(X, y, bias=bias).margin_box <= bound + FEASIBLE
+
+
+@given(separable_binary(n=(5, 60), d=(2, 6)), st.booleans())
+def test_the_theorem_of_the_alternative_never_refutes_separable_data(data, bias):
+    # negative control: for separable data no multipliers exist (the QP is infeasible), so a
+    # solve cut short is a SolverFailure, never a proof of non-separability
+    X, y = data
+    A, n_free = _binary_system(X, y, bias)
+    assert _farkas_bound(A, None, n_free, DEFAULT_SETTINGS) is None
+    with pytest.raises(SolverFailure, match="no certificate of non-separability"):
+        separability(X, y, bias=bias, settings=CUT_SHORT)
+    with pytest.raises(SolverFailure, match="not trusted"):
+        max_margin(X, y, bias=bias, settings=CUT_SHORT)
 
 
 @given(separable_binary(n=(10, 80), d=(2, 6)), st.floats(1e-4, 0.5))

@@ -13,7 +13,11 @@ active, in float64, so the returned point satisfies the KKT conditions to roundi
 -> independent residual checks (primal feasibility, dual feasibility, stationarity with
 multipliers recomputed here, complementarity) on *all* constraints. Infeasibility is an
 answer: the separability LP (max t s.t. A u >= t, E u = 0, |u_reg| <= 1, t <= 1) is solved
-and returned inside :class:`NotSeparableError`.
+and returned inside :class:`NotSeparableError`. Where that LP is degenerate (labels with no
+structure put its optimum at t = 0 on a large face, and Clarabel can end short of optimal),
+the theorem of the alternative decides instead: multipliers lambda >= 0, sum 1, with
+A^T lambda + E^T mu = r small, bound every unit-box margin by ||r||_1; the bound is
+recomputed here from the solver's multipliers, never read from the solver.
 
 Large problems use an exact working set (constraint generation): rank the rows by the
 margin of a short dual-momentum run, solve on the lowest-margin rows, add every violated
@@ -47,8 +51,10 @@ class NotSeparableError(ValueError):
 
     def __init__(self, certificate: "SeparabilityCertificate", what: str = "data"):
         self.certificate = certificate
+        source = ("the separability LP's optimal margin is" if certificate.proof == "lp" else
+                  "multipliers of the theorem of the alternative bound every unit-box margin by")
         super().__init__(
-            f"the {what} are not separable: the separability LP's optimal margin is "
+            f"the {what} are not separable: {source} "
             f"{certificate.margin_box:.3e} (needs > {certificate.threshold:.1e}); "
             "no max-margin solution exists and gradient descent does not converge in direction"
         )
@@ -94,11 +100,14 @@ class KKTResiduals:
 class SeparabilityCertificate:
     """Optimum of the separability LP: separable iff ``margin_box`` > ``threshold``."""
 
-    margin_box: float  # max t s.t. A u >= t, |u_reg|_inf <= 1
-    direction: np.ndarray  # u* / ||u*|| (zero vector when u* = 0)
+    margin_box: float  # max t s.t. A u >= t, |u_reg|_inf <= 1 (an upper bound if proof="farkas")
+    direction: np.ndarray  # u* / ||u*|| (zero vector when u* = 0 or proof="farkas")
     margin: float  # min_r a_r . direction (geometric margin of that direction)
     threshold: float
     separable: bool
+    # "lp": the separability LP solved to optimality; "farkas": its LP ended short of optimal
+    # and multipliers of the theorem of the alternative bound margin_box (not separable only)
+    proof: str = "lp"
 
 
 @dataclass(frozen=True)
@@ -210,22 +219,105 @@ def certify_separable(A, E=None, n_free: int = 0, settings: SolverSettings = DEF
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prob.solve(solver=cp.CLARABEL, **settings.kwargs())
+    scale = float(np.max(np.abs(_dense(A)).sum(axis=1)))
+    threshold = tol.atol * max(1.0, scale)
     if prob.status != cp.OPTIMAL:
-        raise SolverFailure(f"the separability LP ended with status {prob.status!r}")
+        farkas = _farkas_bound(A, E, n_free, settings)
+        if farkas is None or not farkas[0] <= threshold:
+            found = "none" if farkas is None else f"one bounding the margin by {farkas[0]:.1e}"
+            raise SolverFailure(f"the separability LP ended with status {prob.status!r}, and "
+                                "the theorem of the alternative gave no certificate of non-"
+                                f"separability ({found}; needs <= {threshold:.1e})")
+        return SeparabilityCertificate(margin_box=farkas[0], direction=np.zeros(p), margin=0.0,
+                                       threshold=threshold, separable=False, proof="farkas")
     u_star = np.asarray(u.value)
     t_star = float(t.value)
     # Independent check: the margin actually attained by u* (never trust t alone).
     attained = float(np.min(A @ u_star))
     if E is not None and u_star.any():
         attained = attained if np.max(np.abs(E @ u_star)) <= tol.atol else min(attained, 0.0)
-    scale = float(np.max(np.abs(_dense(A)).sum(axis=1)))
-    threshold = tol.atol * max(1.0, scale)
     norm = float(np.linalg.norm(u_star[: p - n_free] if n_free else u_star))
     direction = u_star / norm if norm > 0 else np.zeros(p)
     return SeparabilityCertificate(
         margin_box=min(t_star, attained), direction=direction,
         margin=float(np.min(A @ direction)) if norm > 0 else 0.0,
         threshold=threshold, separable=min(t_star, attained) > threshold)
+
+
+# The multipliers' QP can be as ill-conditioned as the LP it stands in for; Clarabel's own
+# default 1e-8 tolerances are tried after the caller's settings and the tight defaults. The
+# proof is the bound recomputed from the multipliers, so a looser solve certifies nothing false.
+FARKAS_FALLBACK = SolverSettings(1e-8, 1e-8, 1e-8)
+# The free coordinates are unbounded, so their part of A^T lambda + E^T mu must vanish: to
+# this multiple of the largest |entry| of A (rounding after the multipliers' QP)
+FREE_RESIDUAL = 1e-12
+# Multipliers below this fraction of the largest are an interior point's residue (its
+# complementary slackness is approximate); zeroing them is one of the candidates scored.
+SUPPORT_LAMBDA = 1e-6
+
+
+def _farkas_bound(A, E, n_free: int, settings: SolverSettings) -> tuple[float, np.ndarray] | None:
+    """The theorem of the alternative for A u >= t > 0, E u = 0: find lambda >= 0 with
+    sum(lambda) = 1 and mu minimising ||lambda||^2 subject to A^T lambda + E^T mu = 0.
+
+    For any u with E u = 0 and |u_reg|_inf <= 1,  min_r a_r u <= lambda^T A u = r^T u <=
+    ||r_reg||_1  where r = A^T lambda + E^T mu is recomputed here from the solver's lambda
+    (clipped at 0, its residue possibly zeroed, renormalised, and with free coordinates
+    corrected on its support) and r_free must vanish to rounding. Returns (||r_reg||_1,
+    lambda) for the best candidate, or None when no solve reaches status optimal or no
+    candidate's r_free vanishes.
+    """
+    R, p = A.shape
+    lam = cp.Variable(R)
+    mu = cp.Variable(E.shape[0]) if E is not None else None
+    gram = A.T @ lam + (E.T @ mu if E is not None else 0)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(lam)), [gram == 0, cp.sum(lam) == 1, lam >= 0])
+    for s in dict.fromkeys((settings, DEFAULT_SETTINGS, FARKAS_FALLBACK)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                prob.solve(solver=cp.CLARABEL, **s.kwargs())
+            except cp.SolverError:
+                continue
+        if prob.status == cp.OPTIMAL:
+            break
+    else:
+        return None
+    raw = np.clip(np.asarray(lam.value, dtype=np.float64), 0.0, None)
+    # candidates: the solver's multipliers clipped at 0, and the same with the interior
+    # point's residue (entries below SUPPORT_LAMBDA of the largest) set to 0 exactly
+    sparse = np.where(raw >= SUPPORT_LAMBDA * raw.max(initial=0.0), raw, 0.0)
+    best = None
+    Emu = np.asarray(E.T @ np.asarray(mu.value, dtype=np.float64)).ravel() if E is not None else 0.0
+    for cand in (raw, sparse):
+        if not cand.sum() > 0:
+            continue
+        cand = cand / cand.sum()
+        if n_free:
+            cand = _exact_free_part(A, Emu, n_free, cand)
+            if cand is None:
+                continue
+        r = np.asarray(A.T @ cand).ravel() + Emu
+        if n_free and np.max(np.abs(r[p - n_free:])) > FREE_RESIDUAL * max(1.0, float(abs(A).max())):
+            continue
+        bound = float(np.abs(r[: p - n_free]).sum())
+        if best is None or bound < best[0]:
+            best = (bound, cand)
+    return best
+
+
+def _exact_free_part(A, Emu, n_free: int, lam: np.ndarray) -> np.ndarray | None:
+    """The least change of ``lam`` on its support that makes the free coordinates of
+    A^T lam + E^T mu and 1 - sum(lam) vanish in float64 (the QP meets them only to its
+    tolerance); None if that change makes a multiplier negative."""
+    p = A.shape[1]
+    S = np.flatnonzero(lam > 0)
+    C = np.vstack([_dense(A[S])[:, p - n_free:].T, np.ones((1, S.size))])
+    target = np.concatenate([-np.broadcast_to(Emu, (p,))[p - n_free:], [1.0]])
+    delta, *_ = scipy.linalg.lstsq(C, target - C @ lam[S], lapack_driver="gelsd")
+    out = lam.copy()
+    out[S] += delta
+    return out if out.min() >= 0.0 else None
 
 
 def solve_min_norm(A, E=None, n_free: int = 0, *, settings: SolverSettings = DEFAULT_SETTINGS,
@@ -240,12 +332,17 @@ def solve_min_norm(A, E=None, n_free: int = 0, *, settings: SolverSettings = DEF
         rounds += 1
         u, status = _solve_cvxpy(A[rows], E, n_free, settings)
         if u is None:
-            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            # any status short of optimal asks the separability certificate: infeasibility is
+            # an answer, and a proof of it is trusted whatever the program's own status
+            failure = (f"Clarabel ended with status {status!r} on a {len(rows)}-row "
+                       "max-margin program; the result is not trusted")
+            try:
                 cert = certify_separable(A, E, n_free, settings)
-                if not cert.separable:
-                    raise NotSeparableError(cert, what)
-            raise SolverFailure(f"Clarabel ended with status {status!r} on a {len(rows)}-row "
-                                "max-margin program; the result is not trusted")
+            except SolverFailure as exc:
+                raise SolverFailure(f"{failure}, and {exc}") from exc
+            if not cert.separable:
+                raise NotSeparableError(cert, what)
+            raise SolverFailure(failure)
         violated = np.flatnonzero(A @ u < 1.0 - KKT_RESIDUAL.atol)
         new = np.setdiff1d(violated, rows)
         if new.size == 0:

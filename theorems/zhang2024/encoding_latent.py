@@ -306,13 +306,14 @@ class HMMEncoding(Theorem):
             H = np.column_stack([r.embedding(position=-1), 10.0 * hmm_targets(r)["z_T"]])
             return true_state_test(H, r, 0)[0] > Z_ONE_SIDED_1PC
 
-        def shuffled_labels() -> bool:  # claim 20's margin criterion fails (no certified
-            # separator: the LP proves none, or cannot certify one) for labels the embedding lacks
+        def shuffled_labels() -> bool:  # claim 20's margin criterion fails for labels the
+            # embedding lacks, and the max-margin layer proves that no separator exists
             r = run("hmm", 0)
             b = hmm_targets(r)["b_T"]
             rows = confident_rows(r, b)
             labels = np.random.default_rng(0).permutation(b[rows].argmax(1))
-            return belief_certificate(r.embedding(position=-1), b, rows, labels)[0] == 0.0
+            return belief_certificate(r.embedding(position=-1), b, rows, labels) == (
+                0.0, "not separable")
 
         def swapped_targets() -> bool:  # claim 21 fails when the targets are swapped
             P = hmm_probes(0)
@@ -320,7 +321,7 @@ class HMMEncoding(Theorem):
                     > P["trained", "token_unseen=0", "b_T"].scores["kl"])
 
         return {"the features include the true state z_T (beats the Bayes bound)": knows_the_state,
-                "belief-argmax labels shuffled (no certified separator)": shuffled_labels,
+                "belief-argmax labels shuffled (proved not separable)": shuffled_labels,
                 "matched and mismatched targets swapped": swapped_targets}
 
 
