@@ -418,11 +418,15 @@ class HypothesisEncoding(Theorem):
                       Threshold("kl", 0.5, why="spec claim 24")),
             xfail_reason=(CPU + "MAP agreement 0.36 and KL 2.5 nats (the untrained "
                           "control's cell-mass probe is worse than the trained one's, KL 0.99 vs "
-                          "0.27). The probe can express the posterior: on the one-hot bounding "
-                          "box (28 features) it reaches 0.99 and KL 0.08 (penalty 1e-5). On the "
-                          "embedding a penalty of 1e-5 and 1,000 L-BFGS iterations give 0.54 and "
-                          "1.2 (100 s), and d_model 64 trained 4,000 steps gives 0.63 and 0.90: "
-                          "the CPU-sized embedding does not hold the 784-way posterior linearly"),
+                          "0.27). Remark R predicts a shortfall: next-token training guarantees "
+                          "only the 49 cell masses (rank 49 < 784, claim 23b), and the same probe "
+                          "on the exact log cell masses, which a cross-entropy-trained embedding "
+                          "holds linearly, reaches only 0.40 and KL 2.3 (on the cell masses "
+                          "themselves 0.77 and 1.5; on the log two-step predictive, which "
+                          "determines the posterior, reduced to 32 principal components, 0.88 and "
+                          "0.96; all measured on these rows). The probe can express the posterior: "
+                          "on the one-hot bounding box it reaches 0.99 and KL 0.08 (penalty 1e-5). "
+                          "d_model 64 trained 4,000 steps gives 0.63 and 0.90"),
         ),)
 
     def negative_controls(self) -> dict:
