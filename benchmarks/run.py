@@ -315,9 +315,10 @@ def goal_s3(repeats: int) -> list[dict]:
 
     paper = _runs.SCALES["paper"]
     cfg = TransformerConfig(vocab_size=2, d_model=paper.d_model, n_layers=paper.n_layers,
-                            n_heads=paper.n_heads, d_ff=paper.d_ff, max_len=paper.length)
+                            n_heads=paper.n_heads, d_ff=paper.d_ff, max_len=paper.length + 1)
     big = CausalTransformer(cfg, generator=torch.Generator().manual_seed(SEED))
-    x = torch.randint(2, (64, paper.length), generator=torch.Generator().manual_seed(SEED))
+    # the authors' 500-token training sequences (the probe reads 499 positions)
+    x = torch.randint(2, (64, paper.length + 1), generator=torch.Generator().manual_seed(SEED))
     step = optimizer_step(list(big.parameters()), OptimConfig("adam", 1e-3), loss_fn=lambda: big.loss(x))
     step(1)  # warm-up
     t0 = time.perf_counter()

@@ -190,6 +190,22 @@ def test_farkas_multipliers_bound_the_separability_lp_from_above(data, seed, bia
     assert separability(X, y, bias=bias).margin_box <= bound + FEASIBLE
 
 
+@pytest.mark.parametrize("equalize", [False, True])
+def test_a_cut_short_multiclass_solve_proves_a_contradiction_with_and_without_equalities(equalize):
+    # a point repeated with the complementary correct classes: with equalize the E u = 0 rows enter
+    # the multipliers (A^T lambda + E^T mu), and the bound must still prove non-separability
+    rng = streams(5).data
+    X = rng.standard_normal((12, 3))
+    support = np.zeros((13, 4), dtype=bool)
+    support[np.arange(12), rng.integers(4, size=12)] = True
+    X = np.vstack([X, X[0]])
+    support[12] = ~support[0]  # x_0 again, correct for every class but x_0's own
+    with pytest.raises(NotSeparableError, match="theorem of the alternative") as info:
+        multiclass_max_margin(X, support=support, equalize=equalize, settings=CUT_SHORT)
+    cert = info.value.certificate
+    assert cert.proof == "farkas" and cert.margin_box <= cert.threshold
+
+
 @given(separable_binary(n=(5, 60), d=(2, 6)), st.booleans())
 def test_the_theorem_of_the_alternative_never_refutes_separable_data(data, bias):
     # negative control: for separable data no multipliers exist (the QP is infeasible), so a

@@ -93,8 +93,8 @@ def test_cell_tokens_index_the_cells_in_the_order_of_their_areas():
 def _clusters(seed: int, collinear: bool = False):
     """Three well-separated clusters in 5-D with one-hot beliefs; ``collinear`` appends a
     column equal to the first plus 1e-7 noise (a condition number near 1e7 after
-    standardising, as for the HMM embedding of seed 4; on these clusters both of the
-    certificate's solver settings succeed, the seed-4 rows needed the tight one)."""
+    standardising, as for an HMM embedding of an earlier draw, where a 1e-8 solve was too
+    coarse for the active-set refinement and the layer's 1e-10 defaults certified it)."""
     rng = streams(seed).data
     y = np.repeat(np.arange(3), 40)
     H = 4.0 * np.eye(5)[y] + rng.standard_normal((120, 5)) * 0.3

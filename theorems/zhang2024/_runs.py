@@ -70,6 +70,7 @@ class Scale:
     n_probe: int
     n_val: int
     n_test: int
+    # Probe lengths; training sequences carry one token more (see ``_run``)
     length: int  # T for the exchangeable and HMM families
     rect_length: int  # T for the rectangle game (spec 5.5: 5-20 keeps the posterior spread)
     lda_length: int  # M, the words per synthetic LDA document
@@ -111,8 +112,10 @@ SCALES = {
     # Spec 3.1 / 3.6: d_model 128, 8 heads, 3 layers (4 for LDA: not reproduced, 3 here),
     # feed-forward 128, N = 10,000, T = 500 (LDA: 100), probe 3,000 / 1,000; a fixed step
     # count (about 30 epochs) instead of 300 epochs with early stopping on the training set.
-    "paper": Scale("paper", n_train=10_000, n_probe=3000, n_val=600, n_test=1000, length=500,
-                   rect_length=10, lda_length=100, d_model=128, n_layers=3, n_heads=8, d_ff=128,
+    # Probe lengths 499 and 99: the authors' 500-token (LDA: 100-word) training sequences
+    # give 499 (99) input positions, and the probe reads the last of them.
+    "paper": Scale("paper", n_train=10_000, n_probe=3000, n_val=600, n_test=1000, length=499,
+                   rect_length=10, lda_length=99, d_model=128, n_layers=3, n_heads=8, d_ff=128,
                    steps=tuple((k, 5000) for k in _LR),
                    lr=tuple({**_LR, "eg": 3e-4, "lda": 1e-4}.items())),
 }
@@ -226,22 +229,27 @@ def cell_tokens(game: RectangleGame, x: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def _run(family: str, seed: int, scale: Scale) -> Run:
+    """Training sequences are one token longer than the probe sequences (T + 1 against T),
+    so the probed last position, which has seen T observations, is one the model was trained
+    at (it predicted x_{T+1}); the authors trained on 500 tokens and probed the last of the
+    499 input positions (spec 3.1, 3.2). A probe sequence is the first T tokens of a
+    sequence drawn like the training ones."""
     rng = streams(seed).data
     n_probe = scale.n_probe + scale.n_test
     n_all = scale.n_train + n_probe
     T = scale.length
     inputs, latent = {}, {}
     base = dict(d_model=scale.d_model, n_layers=scale.n_layers, n_heads=scale.n_heads,
-                d_ff=scale.d_ff, max_len=max(scale.length, scale.rect_length, scale.lda_length),
+                d_ff=scale.d_ff, max_len=max(scale.length, scale.rect_length, scale.lda_length) + 1,
                 arch=scale.arch)
     if family in EXCHANGEABLE:
         cls = EXCHANGEABLE[family]
         for d, prior in (("id", cls.in_distribution()), ("ood", cls.out_of_distribution())):
-            theta, x = prior.sample(n_all if d == "id" else n_probe, T, rng)
-            latent[d] = {"theta": theta, "x": x[-n_probe:], "prior": prior}
+            theta, x = prior.sample(n_all if d == "id" else n_probe, T + 1, rng)
+            latent[d] = {"theta": theta, "x": x[-n_probe:, :T], "prior": prior}
             inputs[d] = x.astype(np.int64) if family == "bb" else x
         train = inputs["id"][: scale.n_train]
-        inputs = {d: v[-n_probe:] for d, v in inputs.items()}
+        inputs = {d: v[-n_probe:, :T] for d, v in inputs.items()}
         if family == "bb":
             config = TransformerConfig(vocab_size=2, **base)
         else:
@@ -249,21 +257,22 @@ def _run(family: str, seed: int, scale: Scale) -> Run:
                                        **base)
     elif family == "hmm":
         hmm = HMM.random(4, 32, rng, alpha=0.5, delta=HMM_DELTA)
-        z, x = hmm.sample(n_all, T, rng)
-        train, inputs["id"] = x[: scale.n_train], x[-n_probe:]
-        latent["id"] = {"z": z[-n_probe:], "model": hmm}
+        z, x = hmm.sample(n_all, T + 1, rng)
+        train, inputs["id"] = x[: scale.n_train], x[-n_probe:, :T]
+        latent["id"] = {"z": z[-n_probe:, :T], "model": hmm}
         config = TransformerConfig(vocab_size=hmm.V, **base)
     elif family == "rect":
         game = RectangleGame.easy()
-        h, x = game.sample(n_all, scale.rect_length, rng)
-        latent["id"] = {"h": h[-n_probe:], "x": x[-n_probe:], "model": game}
+        L = scale.rect_length
+        h, x = game.sample(n_all, L + 1, rng)
+        latent["id"] = {"h": h[-n_probe:], "x": x[-n_probe:, :L], "model": game}
         tokens = cell_tokens(game, x)
-        train, inputs["id"] = tokens[: scale.n_train], tokens[-n_probe:]
+        train, inputs["id"] = tokens[: scale.n_train], tokens[-n_probe:, :L]
         config = TransformerConfig(vocab_size=game.n_cells, **base)
     else:  # lda
         lda = LDA.random(5, 100, rng, eta=0.5, alpha=0.5)
-        theta, _, w = lda.sample(n_all, scale.lda_length, rng)
-        train, inputs["id"] = w[: scale.n_train], w[-n_probe:]
+        theta, _, w = lda.sample(n_all, scale.lda_length + 1, rng)
+        train, inputs["id"] = w[: scale.n_train], w[-n_probe:, : scale.lda_length]
         latent["id"] = {"theta": theta[-n_probe:], "model": lda, "train_words": train}
         config = TransformerConfig(vocab_size=lda.V, **base)
     start = time.perf_counter()
