@@ -30,6 +30,25 @@ def test_a_tiny_run_holds_the_models_data_split_and_embeddings():
     assert r.details["scale"] == "tiny" and r.details["steps"] == 3
 
 
+@pytest.mark.parametrize("family, length", [("ng", 12), ("hmm", 12), ("rect", 4), ("lda", 32)])
+def test_training_sequences_are_one_longer_than_the_probed_ones(monkeypatch, family, length):
+    # the probed last position (T observations seen) must be one the model was trained at,
+    # i.e. it predicted x_{T+1} in training, as in the authors' protocol (spec 3.1, 3.2)
+    seen = {}
+    real = _runs.train_transformer
+
+    def spy(config, data, **kw):
+        seen["length"] = np.asarray(data).shape[1]
+        return real(config, data, **kw)
+
+    monkeypatch.setattr(_runs, "train_transformer", spy)
+    r = _runs._run.__wrapped__(family, 0, TINY)  # uncached: the spy must see the training
+    assert r.inputs["id"].shape[1] == length and seen["length"] == length + 1
+    if family == "ng":  # the probe targets are computed from exactly the probed tokens
+        np.testing.assert_array_equal(r.latent["id"]["x"], r.inputs["id"])
+        assert r.latent["ood"]["x"].shape[1] == r.inputs["ood"].shape[1] == length
+
+
 def test_the_random_control_is_the_trained_models_starting_point():
     r = run("bb", 1, TINY)
     start = _runs.CausalTransformer(r.config, generator=_runs.streams(1).torch("init"))
