@@ -26,6 +26,7 @@ Two architectures (``TransformerConfig.arch``):
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,11 +192,28 @@ class CausalTransformer(torch.nn.Module):
         return nnf.gaussian_nll_loss(mean, target, log_var.exp(), full=True)
 
     @torch.no_grad()
-    def embed(self, x, *, batch_size: int = 512) -> np.ndarray:
-        """Final-layer embeddings (B, T, d_model) as float64, in batches, without gradients."""
+    def embed(self, x, *, batch_size: int = 512, positions=None) -> np.ndarray:
+        """Final-layer embeddings (B, T, d_model) as float64, in batches, without gradients.
+
+        With ``positions`` (integers in [-T, T)), only those positions are kept, (B, P,
+        d_model): at the paper scale the full array of 4,000 sequences x 499 positions x 128
+        is 2 GB in float64, the few probed positions a few MB.
+        """
+        batch_size = positive_int("batch_size", batch_size)
         x = self.inputs(x)
+        T = x.shape[1]
+        keep = slice(None)
+        if positions is not None:
+            given = np.atleast_1d(positions).tolist()
+            try:
+                keep = [operator.index(p) for p in given]
+            except TypeError:
+                keep = []
+            if not keep or any(not -T <= p < T for p in keep):
+                raise InputError(f"positions must be non-empty integers in [-{T}, {T}) for "
+                                 f"sequences of length {T}; got {given}")
         dev = self.head.weight.device
-        parts = [self.hidden(x[i:i + batch_size].to(dev)).cpu()
+        parts = [self.hidden(x[i:i + batch_size].to(dev))[:, keep].cpu()
                  for i in range(0, x.shape[0], batch_size)]
         return torch.cat(parts).double().numpy()
 

@@ -43,6 +43,16 @@ def test_embeddings_are_float64_and_batching_does_not_change_them():
     full = model.embed(x)
     assert full.dtype == np.float64 and full.shape == (7, 12, 16)
     np.testing.assert_allclose(model.embed(x, batch_size=3), full, rtol=0, atol=1e-6)
+    kept = model.embed(x, batch_size=3, positions=[-1, 0, 9])  # only the probed positions
+    assert kept.shape == (7, 3, 16)
+    np.testing.assert_allclose(kept, full[:, [-1, 0, 9]], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("positions", [[12], [-13], [], [1.5]])
+def test_embedding_positions_outside_the_sequence_are_refused(positions):
+    x = np.zeros((2, 12), dtype=np.int64)
+    with pytest.raises(InputError, match=r"positions must be .* \[-12, 12\)"):
+        _model(vocab_size=4).embed(x, positions=positions)
 
 
 def test_the_gaussian_head_loss_is_the_gaussian_negative_log_likelihood():

@@ -166,9 +166,10 @@ class Run:
         key = (which, data)
         if key not in self._emb:
             model = self.model if which == "trained" else self.random_model
-            H = model.embed(self.inputs[data])
-            self._emb[key] = {p: np.ascontiguousarray(H[:, p]) for p in POSITIONS
-                              if -H.shape[1] <= p < H.shape[1]}
+            T = self.inputs[data].shape[1]
+            kept = [p for p in POSITIONS if -T <= p < T]
+            H = model.embed(self.inputs[data], positions=kept)  # (S, len(kept), d_model)
+            self._emb[key] = {p: np.ascontiguousarray(H[:, j]) for j, p in enumerate(kept)}
         if position not in self._emb[key]:
             raise InputError(f"family {self.family!r} has sequences of length "
                              f"{self.inputs[data].shape[1]}; position {position} is outside them")
