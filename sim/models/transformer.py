@@ -43,6 +43,7 @@ INPUTS = ("tokens", "values")
 HEADS = ("categorical", "mse", "gaussian")
 INITS = ("gpt2", "torch")
 ARCHS = ("gpt", "paper")
+EMBED_SCORES = 2**27  # attention scores per layer in one embedding batch: 512 MB in float32
 
 
 @dataclass(frozen=True)
@@ -192,16 +193,21 @@ class CausalTransformer(torch.nn.Module):
         return nnf.gaussian_nll_loss(mean, target, log_var.exp(), full=True)
 
     @torch.no_grad()
-    def embed(self, x, *, batch_size: int = 512, positions=None) -> np.ndarray:
+    def embed(self, x, *, batch_size: int | None = None, positions=None) -> np.ndarray:
         """Final-layer embeddings (B, T, d_model) as float64, in batches, without gradients.
 
-        With ``positions`` (integers in [-T, T)), only those positions are kept, (B, P,
-        d_model): at the paper scale the full array of 4,000 sequences x 499 positions x 128
-        is 2 GB in float64, the few probed positions a few MB.
+        ``batch_size`` defaults to at most 512 sequences and at most ``EMBED_SCORES``
+        attention scores per layer (batch x heads x T^2): 512 at T = 32, 67 at the paper
+        scale's T = 499, where 512 sequences would hold 4 GB of scores. With ``positions``
+        (integers in [-T, T)), only those positions are kept, (B, P, d_model): at the paper
+        scale the full array of 4,000 sequences x 499 positions x 128 is 2 GB in float64,
+        the few probed positions a few MB.
         """
-        batch_size = positive_int("batch_size", batch_size)
         x = self.inputs(x)
         T = x.shape[1]
+        if batch_size is None:
+            batch_size = max(1, min(512, EMBED_SCORES // (self.config.n_heads * T * T)))
+        batch_size = positive_int("batch_size", batch_size)
         keep = slice(None)
         if positions is not None:
             given = np.atleast_1d(positions).tolist()

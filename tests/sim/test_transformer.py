@@ -48,6 +48,20 @@ def test_embeddings_are_float64_and_batching_does_not_change_them():
     np.testing.assert_allclose(kept, full[:, [-1, 0, 9]], rtol=0, atol=1e-6)
 
 
+def test_the_default_embedding_batch_bounds_the_attention_scores(monkeypatch):
+    from sim.models import transformer
+
+    model = _model(vocab_size=4)
+    x = np.random.default_rng(3).integers(0, 4, size=(7, 12))
+    full = model.embed(x, batch_size=512)
+    # room for the scores of 3 sequences of 12 tokens: batches of 3, 3 and 1
+    monkeypatch.setattr(transformer, "EMBED_SCORES", 3 * model.config.n_heads * 12 * 12)
+    sizes, real = [], model.hidden
+    monkeypatch.setattr(model, "hidden", lambda xb: sizes.append(len(xb)) or real(xb))
+    np.testing.assert_allclose(model.embed(x), full, rtol=0, atol=1e-6)
+    assert sizes == [3, 3, 1]
+
+
 @pytest.mark.parametrize("positions", [[12], [-13], [], [1.5]])
 def test_embedding_positions_outside_the_sequence_are_refused(positions):
     x = np.zeros((2, 12), dtype=np.int64)

@@ -168,7 +168,11 @@ class Run:
             model = self.model if which == "trained" else self.random_model
             T = self.inputs[data].shape[1]
             kept = [p for p in POSITIONS if -T <= p < T]
-            H = model.embed(self.inputs[data], positions=kept)  # (S, len(kept), d_model)
+            model.to(_device())  # a GPU embeds the paper tier's T = 499 in seconds, a CPU in minutes
+            try:
+                H = model.embed(self.inputs[data], positions=kept)  # (S, len(kept), d_model)
+            finally:
+                model.cpu()
             self._emb[key] = {p: np.ascontiguousarray(H[:, j]) for j, p in enumerate(kept)}
         if position not in self._emb[key]:
             raise InputError(f"family {self.family!r} has sequences of length "
