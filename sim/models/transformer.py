@@ -212,9 +212,10 @@ class CausalTransformer(torch.nn.Module):
         if positions is not None:
             given = np.atleast_1d(positions).tolist()
             try:
-                keep = [operator.index(p) for p in given]
+                keep = [operator.index(p) for p in given if not isinstance(p, bool)]
             except TypeError:
                 keep = []
+            keep = keep if len(keep) == len(given) else []
             if not keep or any(not -T <= p < T for p in keep):
                 raise InputError(f"positions must be non-empty integers in [-{T}, {T}) for "
                                  f"sequences of length {T}; got {given}")

@@ -62,7 +62,7 @@ def test_the_default_embedding_batch_bounds_the_attention_scores(monkeypatch):
     assert sizes == [3, 3, 1]
 
 
-@pytest.mark.parametrize("positions", [[12], [-13], [], [1.5]])
+@pytest.mark.parametrize("positions", [[12], [-13], [], [1.5], [True]])
 def test_embedding_positions_outside_the_sequence_are_refused(positions):
     x = np.zeros((2, 12), dtype=np.int64)
     with pytest.raises(InputError, match=r"positions must be .* \[-12, 12\)"):
