@@ -2,15 +2,33 @@
 
 Each test is marked ``@pytest.mark.claim("<claim id>")`` and takes the ``evidence``
 fixture, which checks that claim over the selected seeds and records the result; the test
-body asserts it (``evidence.assert_ok()``). At the end of the run the claims table is
-printed and the report folder is written (``--report-dir``, default
-``paper_checks_report/``): claims.json, claims.md, claims.tex and figures/.
+body asserts it (``evidence.assert_ok()``, which passes when the verdict is the one the
+claim expects: ``pass``, or ``fail`` for a claim kept as a refutation). At the end of the
+run the claims table is printed and the report folder is written (``--report-dir``,
+default ``paper_checks_report/``): claims.json, claims.md, claims.tex and figures/.
+
+Every collected claim test ends as exactly one row: its evidence, or an ERROR row when the
+measurement raised, the worker running it died, or it never ran (an interrupted run). A
+crash is never a refutation.
+
+The report folder is the package's own: it holds a marker file (``report.MARKER``), and the
+plugin writes, replaces or deletes only folders that hold it. ``--report-dir`` naming a file,
+a link, or a non-empty folder without the marker is refused before any claim runs. A run is
+*complete* when it was not interrupted, selected nothing out (no ``-k``, ``-m``, node id,
+file argument or deselection), every collected claim produced evidence and no worker died;
+only a complete run replaces the report. Any other run writes ``<report-dir>.partial``
+instead, and claims.json says which selection it ran and why it is not complete.
 
 Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim declares;
 ``3``, ``0,2`` or ``0-4`` checks exactly those seeds.
 
-Parallel: with ``-n auto`` (pytest-xdist) each worker uses one math-library thread, writes
-its records and figures into the run's staging folder, and the controller merges them.
+Threads: every claim is measured on ``MATH_THREADS`` math-library threads (torch and BLAS),
+in a serial run and in every ``-n`` worker alike, so a claim's values do not depend on how
+the run was executed (README, "What is bit-identical"). Parallel: with ``-n`` (pytest-xdist)
+the claims of one ``Claim.group`` (claims that share trained runs) stay on one worker
+(``--dist loadgroup`` is chosen for the plain ``load`` mode); records and figures travel to
+the controller with the test reports, and only the controller writes the report.
+
 Scale: ``--paper-scale`` (alias ``--runslow``) also sets ``REPRESENTATION_THEOREMS_SCALE=paper``
 unless it is set, so the trained-transformer claims of Zhang et al. run at the authors' sizes
 (on a GPU when one is present; on a CPU they are refused with the estimated cost).
@@ -22,28 +40,28 @@ Progress of long trainings goes to the ``representation_theorems.progress`` logg
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from theorems import report
-from theorems.registry import get_claim
+from sim.threads import fixed_threads
+from theorems import registry, report
 
-_RECORDS = pytest.StashKey[list]()
-_STAGING = pytest.StashKey[Path]()
-_START = pytest.StashKey[float]()
+MATH_THREADS = 1  # see the module docstring; recorded in the provenance
+
+_STATE = pytest.StashKey[dict]()
+_ITEM_RECORD = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("paper checks")
     group.addoption("--report-dir", default="paper_checks_report",
-                    help="folder for the claims report (default: paper_checks_report/)")
+                    help="folder for the claims report (default: paper_checks_report/); an "
+                         "incomplete run writes <report-dir>.partial instead")
 
 
 def _is_worker(config) -> bool:
@@ -53,24 +71,18 @@ def _is_worker(config) -> bool:
 def pytest_configure(config):
     if config.getoption("runslow", default=False):  # the option lives in the root conftest
         os.environ.setdefault("REPRESENTATION_THEOREMS_SCALE", "paper")
-    config.stash[_RECORDS] = []
-    config.stash[_START] = time.perf_counter()
+    config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False}
     if _is_worker(config):
-        config.stash[_STAGING] = Path(config.workerinput["paper_checks_staging"])
-        import torch
-        from threadpoolctl import threadpool_limits
-        torch.set_num_threads(1)  # one math-library thread per worker: -n auto uses the cores
-        config._paper_checks_limits = threadpool_limits(1)
         return
-    target = Path(config.getoption("report_dir")).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    config.stash[_STAGING] = Path(tempfile.mkdtemp(dir=target.parent,
-                                                   prefix=f".{target.name}.partial-"))
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):  # xdist controller hook: hand the staging folder over
-    node.workerinput["paper_checks_staging"] = str(node.config.stash[_STAGING])
+    target = Path(config.getoption("report_dir")).absolute()
+    for path in (target, report.partial_path(target)):
+        problem = report.ownership_problem(path)
+        if problem:
+            raise pytest.UsageError(f"--report-dir {problem}")
+    report.remove_stale(target)
+    config.pluginmanager.register(_Ledger(config, target), "paper_checks_ledger")
+    if config.getoption("dist", default="no") == "load":
+        config.option.dist = "loadgroup"  # a claim group's shared runs are trained once
 
 
 def parse_seeds(text: str | None) -> tuple[int, ...] | None:
@@ -96,69 +108,224 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
 
 def pytest_report_header(config):
     return [f"paper checks: PAPER_CHECKS_SEEDS={os.environ.get('PAPER_CHECKS_SEEDS', 'all')} "
-            f"(declared seeds unless set); report -> {config.getoption('report_dir')}"]
+            f"(declared seeds unless set); {MATH_THREADS} math thread(s) per claim; "
+            f"report -> {config.getoption('report_dir')}"]
 
 
+def _claim_id(item) -> str | None:
+    mark = item.get_closest_marker("claim")
+    return None if mark is None else mark.args[0]
+
+
+def _base_nodeid(nodeid: str) -> str:
+    """The node id without the ``@group`` suffix that ``--dist loadgroup`` appends (a
+    parametrised id's own ``@`` sits inside its brackets and stays)."""
+    head, at, tail = nodeid.rpartition("@")
+    return head if at and "]" not in tail and "::" not in tail else nodeid
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(config, items):
+    parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS"))  # a bad setting stops the run here
+    expected = {}
     for item in items:
-        mark = item.get_closest_marker("claim")
-        if mark is not None:
-            claim = get_claim(mark.args[0])
-            if claim.xfail_reason:
-                item.add_marker(pytest.mark.xfail(reason=claim.xfail_reason, strict=True))
+        cid = _claim_id(item)
+        if cid is None:
+            continue
+        try:
+            claim = registry.get_claim(cid)
+        except LookupError as exc:  # a mistyped id is refused before anything runs
+            raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+        if claim.group and config.pluginmanager.hasplugin("xdist"):
+            item.add_marker(pytest.mark.xdist_group(claim.group))
+        expected[item.nodeid] = cid
+    config.stash[_STATE]["expected"] = expected
+
+
+def pytest_deselected(items):
+    if not items:
+        return
+    state = items[0].config.stash[_STATE]
+    state["deselected"].extend(i.nodeid for i in items if _claim_id(i) is not None)
 
 
 @pytest.fixture
 def evidence(request):
     """Check the claim named by the test's ``claim`` marker; record and return the Evidence."""
-    mark = request.node.get_closest_marker("claim")
-    if mark is None:
+    cid = _claim_id(request.node)
+    if cid is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses 'evidence' without @pytest.mark.claim")
-    claim = get_claim(mark.args[0])
-    seeds_env = os.environ.get("PAPER_CHECKS_SEEDS")
-    ev = claim.check(parse_seeds(seeds_env))
-    staging = request.config.stash[_STAGING]
-    figures = ()
-    if claim.figure is not None:
-        (staging / "figures").mkdir(parents=True, exist_ok=True)
-        figures = tuple(os.path.relpath(p, staging) for p in claim.figure(ev, staging / "figures"))
+    claim = registry.get_claim(cid)
+    with fixed_threads(MATH_THREADS):
+        ev = claim.check(parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS")))
+        figures = {}
+        if claim.figure is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in claim.figure(ev, Path(tmp)):
+                    path = Path(path)
+                    figures[f"figures/{path.name}"] = path.read_bytes()
     seeds = ",".join(map(str, ev.seeds))
-    ev = dataclasses.replace(ev, figures=figures, reproduce=(
-        f"PAPER_CHECKS_SEEDS={seeds} pytest '{request.node.nodeid}'"))
-    request.config.stash[_RECORDS].append(report.evidence_record(ev))
+    nodeid = _base_nodeid(request.node.nodeid)
+    ev = dataclasses.replace(ev, figures=tuple(figures), reproduce=(
+        f"PAPER_CHECKS_SEEDS={seeds} pytest '{nodeid}'"))
+    request.node.stash[_ITEM_RECORD] = (report.evidence_record(ev), figures)
     return ev
 
 
-def pytest_sessionfinish(session, exitstatus):
-    config = session.config
-    staging = config.stash[_STAGING]
-    records = config.stash[_RECORDS]
-    if _is_worker(config):
-        if records:
-            wid = config.workerinput.get("workerid", "w")
-            (staging / f"records-{wid}.json").write_text(json.dumps(records), encoding="utf-8")
-        return
-    for frag in sorted(staging.glob("records-*.json")):
-        records.extend(json.loads(frag.read_text(encoding="utf-8")))
-        frag.unlink()
-    if not records:
-        shutil.rmtree(staging, ignore_errors=True)
-        return
-    wall = round(time.perf_counter() - config.stash[_START], 1)
-    path = report.write_report(records, Path(config.getoption("report_dir")), staging=staging,
-                               extra={"seeds_setting": os.environ.get("PAPER_CHECKS_SEEDS", "all"),
-                                      "wall_time_s": wall})
-    config._paper_checks_report = path
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the claim id, its record and figures to the test's reports: they reach the
+    controller with the report, also from an xdist worker."""
+    rep = yield
+    cid = _claim_id(item)
+    if cid is None:
+        return rep
+    rep.paper_checks_claim = cid
+    state = item.config.stash[_STATE]
+    if not state["sent"]:  # the first report carries the whole collection (for the controller)
+        rep.paper_checks_expected = state["expected"]
+        rep.paper_checks_deselected = list(state["deselected"])
+        state["sent"] = True
+    rec = item.stash.get(_ITEM_RECORD, None)
+    if rec is not None and not getattr(item, "_paper_checks_sent", False):
+        rep.paper_checks_record, rep.paper_checks_figures = rec
+        item._paper_checks_sent = True
+    return rep
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    records = config.stash.get(_RECORDS, [])
-    if not records or _is_worker(config):
-        return
-    terminalreporter.section("claims")
-    for line in report.table(records):
-        terminalreporter.write_line(line)
-    path = getattr(config, "_paper_checks_report", None)
-    if path is not None:
-        terminalreporter.write_line(f"claims report: {path.parent} (claims.json, claims.md, "
-                                    "claims.tex, figures/)")
+class _Ledger:
+    """The controller's side (also in a serial run): gathers the reports' records, turns
+    every collected claim test into a row, writes the report and prints the table."""
+
+    def __init__(self, config, target: Path):
+        self.config, self.target = config, target
+        self.state = config.stash[_STATE]
+        self.records, self.figures, self.outcomes = {}, {}, {}
+        self.errors, self.skipped, self.crashed = {}, {}, []
+        self.start = time.perf_counter()
+        self.rows, self.written = [], None
+
+    def pytest_runtest_logreport(self, report):
+        state, nodeid = self.state, _base_nodeid(report.nodeid)
+        if getattr(report, "paper_checks_expected", None) is not None and state["expected"] is None:
+            state["expected"] = {_base_nodeid(k): v for k, v in report.paper_checks_expected.items()}
+            state["deselected"] = list(report.paper_checks_deselected)
+        if getattr(report, "paper_checks_record", None) is not None:
+            self.records[nodeid] = report.paper_checks_record
+            self.figures.update(report.paper_checks_figures)
+        if nodeid in self.crashed:
+            self.errors[nodeid] = f"the worker running it died ({_last_line(report)})"
+            self.outcomes[nodeid] = "error"
+            return
+        if getattr(report, "paper_checks_claim", None) is None:
+            return  # not a claim test
+        if report.skipped:
+            self.skipped[nodeid] = _last_line(report)
+        elif report.failed and report.when != "call" and nodeid not in self.records:
+            self.errors[nodeid] = f"{report.when} raised: {_last_line(report)}"
+        if report.when == "call" or report.failed or report.skipped:
+            self.outcomes.setdefault(nodeid, "error" if report.failed and report.when != "call"
+                                     else report.outcome)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem, report, sched):  # xdist: a worker died
+        self.crashed.append(_base_nodeid(crashitem))
+
+    def _rows(self) -> list[dict]:
+        """One row per collected claim test: its record or an ERROR row, in collection order."""
+        expected = self.state["expected"] or {}
+        rows, seen = [], set()
+        for nodeid, cid in expected.items():
+            if nodeid in self.skipped:
+                continue
+            seen.add(nodeid)
+            if nodeid in self.records:
+                rows.append(dict(self.records[nodeid], nodeid=nodeid,
+                                 outcome=self.outcomes.get(nodeid, "not finished")))
+                continue
+            reason = self.errors.get(nodeid) or "never ran: the run stopped before it"
+            rows.append(report.error_record(_claim_or_none(cid), cid, nodeid, reason))
+        for nodeid, rec in self.records.items():  # evidence of tests the collection missed
+            if nodeid not in seen:
+                rows.append(dict(rec, nodeid=nodeid, outcome=self.outcomes.get(nodeid, "")))
+        return rows
+
+    def _run_info(self, session, exitstatus, rows) -> dict:
+        config, state = self.config, self.state
+        args = [str(a) for a in config.args]
+        selection = {"args": args, "keyword": config.getoption("keyword", default="") or "",
+                     "markexpr": config.getoption("markexpr", default="") or "",
+                     "deselected": sorted(set(state["deselected"])),
+                     "maxfail": config.getoption("maxfail", default=0) or 0}
+        why = []
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            why.append("interrupted")
+        if selection["keyword"]:
+            why.append(f"selected with -k {selection['keyword']!r}")
+        if selection["markexpr"]:
+            why.append(f"selected with -m {selection['markexpr']!r}")
+        if selection["deselected"]:
+            why.append(f"{len(selection['deselected'])} claim test(s) deselected")
+        picked = [a for a in args if "::" in a or not Path(a).is_dir()]
+        if picked:
+            why.append(f"selected by file or node id: {picked}")
+        crashed = sorted(set(self.crashed) & set(state["expected"] or self.crashed))
+        if crashed:
+            why.append(f"a worker died running {crashed}")
+        not_run = [r["nodeid"] for r in rows if r.get("error", "").startswith("never ran")]
+        if not_run:
+            why.append(f"{len(not_run)} claim test(s) never ran")
+        if session.shouldfail and not not_run:
+            why.append(f"stopped early ({session.shouldfail})")
+        import torch
+        device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+        return {"complete": not why, "incomplete_because": why, "selection": selection,
+                "collected_claim_tests": len(state["expected"] or {}),
+                "skipped": dict(self.skipped), "exit_status": int(exitstatus),
+                "wall_time_s": round(time.perf_counter() - self.start, 1),
+                "execution": {"workers": config.getoption("numprocesses", default=None) or 0,
+                              "dist": config.getoption("dist", default="no"),
+                              "math_threads_per_claim": MATH_THREADS, "device": device,
+                              "cpu_count": os.cpu_count()}}
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.rows = self._rows()
+        if not self.rows:
+            return  # a run without claim tests writes nothing
+        run = self._run_info(session, exitstatus, self.rows)
+        path = report.write_report(
+            self.rows, self.target, complete=run["complete"], figures=self.figures,
+            extra={"seeds_setting": os.environ.get("PAPER_CHECKS_SEEDS", "all"),
+                   "wall_time_s": run["wall_time_s"], "run": run})
+        self.written = (path, run)
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if not self.rows or self.written is None:
+            return
+        terminalreporter.section("claims")
+        for line in report.table(self.rows):
+            terminalreporter.write_line(line)
+        path, run = self.written
+        if run["complete"]:
+            terminalreporter.write_line(f"claims report: {path.parent} (claims.json, claims.md, "
+                                        "claims.tex, figures/)")
+        else:
+            terminalreporter.write_line(
+                f"PARTIAL claims report, not the complete one ({'; '.join(run['incomplete_because'])}): "
+                f"{path.parent}; a complete report, if there is one, is unchanged")
+
+
+def _last_line(report) -> str:
+    """The message a failed or skipped report ends with (its last ``E`` line)."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])[:500]
+    lines = [ln.strip() for ln in (report.longreprtext or "").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("E ")]
+    return (errors[-1][1:].strip() if errors else (lines[-1] if lines else "no message"))[:500]
+
+
+def _claim_or_none(cid):
+    try:
+        return registry.get_claim(cid)
+    except LookupError:
+        return None

@@ -11,7 +11,14 @@ an expected cost. ``Claim.check(seeds)`` runs the measurement for every seed and
 
 Verdicts: ``pass`` (every criterion holds under the claim's statistic), ``fail`` (some
 criterion is violated), ``inconclusive`` (a measurement could not decide, e.g. a run did
-not reach the regime the claim is about; reported, never counted as a pass).
+not reach the regime the claim is about; reported, never counted as a pass). A measurement
+that raises is neither: it is an error, and the plugin reports it as one.
+
+Expectations: a claim declares ``expect="pass"`` (the default: the statement is believed to
+hold) or ``expect="fail"`` (a proposed statement the evidence refutes, kept as a first-class
+result, with ``expect_reason`` saying why). :meth:`Evidence.assert_ok` passes exactly when
+the verdict is the expected one, so a refutation that starts to hold fails the check and the
+statement must be re-examined; an inconclusive verdict never meets either expectation.
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ import numpy as np
 from theorems.tolerances import Threshold
 
 VERDICTS = ("pass", "fail", "inconclusive")
+EXPECTATIONS = ("pass", "fail")
 KINDS = ("symbolic", "reference", "simulation", "control")
 STATISTICS = ("worst", "median", "mean_bound")
 CONFIDENCE = 0.95  # one-sided level of the "mean_bound" statistic
+# A refutation rests on at least this many seeds: one seed (or the worst of several) could
+# refute a statement on a single unlucky draw (spec embeddings_embed 6.1)
+MIN_REFUTATION_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -94,12 +105,27 @@ class Evidence:
         return (f"python -c \"from theorems import get_claim; "
                 f"get_claim('{self.claim.id}').check(({seeds})).assert_ok()\"")
 
+    @property
+    def as_expected(self) -> bool:
+        """Whether the verdict is the claim's expectation (``pass``, or ``fail`` for a
+        refutation); inconclusive never is."""
+        return self.verdict == self.claim.expect
+
     def assert_ok(self) -> None:
-        """Raise :class:`ClaimFailed` with a readable message unless the verdict is pass."""
-        if self.verdict == "pass":
+        """Raise :class:`ClaimFailed` with a readable message unless the verdict is the one
+        the claim expects (``pass``; ``fail`` for a claim kept as a refutation)."""
+        if self.as_expected:
             return
         c = self.claim
-        lines = [f"claim {c.id} [{c.spec}] is {self.verdict.upper()}: {c.statement}",
+        lines = [f"claim {c.id} [{c.spec}] is {self.verdict.upper()}: {c.statement}"]
+        if c.expect == "fail":
+            lines[0] = (f"claim {c.id} [{c.spec}] was expected to be refuted but is "
+                        f"{self.verdict.upper()}: {c.statement}")
+            lines.append(f"  expected refutation because: {c.expect_reason}")
+            if self.verdict == "pass":
+                lines.append("  the statement now holds: re-examine it, then declare "
+                             "expect='pass' (or restate it)")
+        lines += [
                  f"  reference: {c.paper}, {c.reference}",
                  f"  statistic: {self.claim.statistic} over seeds {list(self.seeds)}"]
         for crit in c.criteria:
@@ -148,6 +174,17 @@ class Claim:
         criterion, the lower bound for ">="), which needs at least two seeds.
     budget_s : float
         Expected CPU seconds for all declared seeds on 2 cores.
+    expect : {"pass", "fail"}
+        ``"fail"`` keeps a proposed statement that the evidence refutes as a claim: its
+        check succeeds when the verdict is ``fail`` and fails when the statement starts to
+        hold. It must be judged over at least three seeds with the median or a confidence
+        bound (never one seed or the worst seed, which would refute on one unlucky draw).
+    expect_reason : str
+        Required with ``expect="fail"``: why the statement is expected to be refuted (a
+        finding, stated without measured numbers; those are in the evidence).
+    group : str, optional
+        Claims that share expensive state (e.g. the same trained runs) name one group; a
+        parallel run (``-n``) keeps a group's claims in one worker so that state is built once.
     """
 
     id: str
@@ -161,7 +198,9 @@ class Claim:
     seeds: tuple[int, ...] = (0,)
     statistic: str = "worst"
     budget_s: float = 1.0
-    xfail_reason: str | None = None
+    expect: str = "pass"
+    expect_reason: str = ""
+    group: str | None = None
     figure: Callable[["Evidence", Any], list] | None = None  # (evidence, folder) -> PNG paths
 
     def __post_init__(self):
@@ -176,6 +215,20 @@ class Claim:
         names = [c.statistic for c in self.criteria]
         if len(set(names)) != len(names):
             raise ValueError(f"claim {self.id} has two criteria on one statistic")
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"claim {self.id}: expect must be one of {EXPECTATIONS}; "
+                             f"got {self.expect!r}")
+        if self.expect == "fail":
+            if not self.expect_reason.strip():
+                raise ValueError(f"claim {self.id} expects a refutation but gives no "
+                                 "expect_reason")
+            if len(self.seeds) < MIN_REFUTATION_SEEDS or self.statistic == "worst":
+                raise ValueError(
+                    f"claim {self.id} expects a refutation: judge it over at least "
+                    f"{MIN_REFUTATION_SEEDS} seeds with the median or mean_bound statistic "
+                    f"(got {len(self.seeds)} seed(s), statistic {self.statistic!r})")
+        elif self.expect_reason:
+            raise ValueError(f"claim {self.id}: expect_reason is only for expect='fail'")
 
     def check(self, seeds: tuple[int, ...] | None = None) -> Evidence:
         """Measure every seed, aggregate with the claim's statistic, and decide."""
@@ -239,12 +292,33 @@ class Theorem(abc.ABC):
 
     Class attributes: ``paper`` (paper key, e.g. ``soudry2018``), ``slug``, ``title``,
     ``citation`` (paper, version, theorem/equation where known).
+
+    Every witness must be able to fail: :meth:`corrupt` returns a wrong input that
+    :meth:`reference` must reject, and the contract test checks that it does.
     """
 
     paper: ClassVar[str]
     slug: ClassVar[str]
     title: ClassVar[str]
     citation: ClassVar[str]
+
+    @dataclass(frozen=True)
+    class Corrupted:
+        """``instance`` with a wrong answer planted in it: :meth:`Theorem.reference` checks
+        ``candidate`` in place of the solution it would compute, with the same independent
+        check. ``planted`` says in one phrase what is wrong with the candidate."""
+
+        instance: Any
+        candidate: Any
+        planted: str
+
+    @staticmethod
+    def unwrap(instance: Any) -> tuple[Any, Any]:
+        """``(instance, candidate)``: the planted candidate of a :class:`Corrupted`
+        instance, or ``None`` for a plain one (the reference then computes its own)."""
+        if isinstance(instance, Theorem.Corrupted):
+            return instance.instance, instance.candidate
+        return instance, None
 
     @property
     def id(self) -> str:
@@ -294,3 +368,19 @@ class Theorem(abc.ABC):
         on the broken input; the contract test runs them all, so every theorem proves its
         checks can fail. The name says which assumption is broken.
         """
+
+    def corrupt(self, instance: Any) -> Any:
+        """A wrong input that :meth:`reference` must reject, made from ``instance``.
+
+        Either a :class:`Corrupted` (``instance`` with a wrong answer planted: a closed form
+        with a known mistake, the released code's bug, targets one token off) or data that
+        break the identity the reference certifies. ``reference(corrupt(x))`` must report a
+        residual above its tolerance (for the max-margin layer: KKT residuals above
+        KKT_RESIDUAL, or its certified refusal, NotSeparableError): a residual that is zero
+        whatever the input is a witness that cannot fail. It must be cheap (no training):
+        the contract test runs it for every theorem in the default suite.
+        """
+        raise NotImplementedError(
+            f"{self.id}: corrupt() is not written yet; return a wrong input (e.g. "
+            "Theorem.Corrupted(instance, wrong_candidate, planted='what is wrong')) that "
+            "reference() must reject")

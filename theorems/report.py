@@ -1,13 +1,21 @@
 """The claims report (the ledger): claims.json, claims.md, claims.tex and the figures.
 
 ``paper_checks/conftest.py`` turns each claim test's :class:`~theorems.base.Evidence` into
-a JSON-ready record (:func:`evidence_record`), and at the end of the run calls
-:func:`write_report`, which writes into a staging folder and then swaps it into place, so
-an interrupted run never leaves a half-written report (the previous one stays intact).
+a JSON-ready record (:func:`evidence_record`; a claim test without evidence becomes an
+:func:`error_record`), and at the end of the run calls :func:`write_report`, which writes
+into a staging folder and then swaps it into place, so an interrupted write never leaves a
+half-written report (the previous one stays intact).
 
-* ``claims.json``: provenance (versions, git commit, seeds setting, wall time) and one
-  record per claim: id, spec, paper, reference, statement, kind, measured, required, why,
-  verdict, statistic, seeds, per-seed values and details, figures, seconds.
+The package writes, replaces and deletes only folders it marks as its own: every report
+holds the file ``MARKER``. :func:`ownership_problem` says why a path may not be used (a
+file, a link, a non-empty folder without the marker). A complete run's report goes to the
+report folder; any other run's to :func:`partial_path` of it, so a selected or interrupted
+run never replaces a complete report.
+
+* ``claims.json``: provenance (versions, git commit, seeds setting, wall time, how the run
+  was executed and whether it was complete) and one record per claim: id, spec, paper,
+  reference, statement, kind, expect, measured, required, why, verdict, statistic, seeds,
+  per-seed values and details, figures, seconds (an error row: the error instead).
 * ``claims.md``: the table grouped by paper, with the figures embedded.
 * ``claims.tex``: one ``\\newcommand`` per measured value; see :func:`macro_name`.
 """
@@ -19,17 +27,19 @@ import math
 import os
 import platform
 import re
+import secrets
 import shutil
 import subprocess
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Iterable
 
 from theorems.base import Evidence
 
-SCHEMA_VERSION = 2
-VERDICTS = ("pass", "fail", "inconclusive")
+SCHEMA_VERSION = 3
+VERDICTS = ("pass", "fail", "inconclusive", "error")
+MARKER = ".representation-theorems-report"  # a report folder holds this file; nothing else is ours
+PARTIAL_SUFFIX = ".partial"  # where an incomplete run's report goes, beside the report folder
 
 
 def _num(v):
@@ -51,7 +61,8 @@ def evidence_record(ev: Evidence) -> dict:
     c = ev.claim
     return {
         "id": c.id, "spec": c.spec, "paper": c.paper, "reference": c.reference,
-        "statement": c.statement, "kind": c.kind,
+        "statement": c.statement, "kind": c.kind, "expect": c.expect,
+        "expect_reason": c.expect_reason, "group": c.group,
         "measured": {k: _num(v) for k, v in ev.measured.items()},
         "required": ev.required,
         "why": {t.statistic: t.why for t in c.criteria},
@@ -65,6 +76,32 @@ def evidence_record(ev: Evidence) -> dict:
         "note": ev.note, "figures": list(ev.figures), "reproduce": ev.reproduce,
         "seconds": round(ev.seconds, 3), "budget_s": c.budget_s,
     }
+
+
+def error_record(claim, claim_id: str, nodeid: str, error: str) -> dict:
+    """The row of a claim test that produced no evidence: its measurement raised, its worker
+    died, or it never ran. ``claim`` is the registered Claim, or None if the id is unknown."""
+    get = (lambda name, default="": getattr(claim, name)) if claim is not None else (
+        lambda name, default="": default)
+    return {
+        "id": claim_id, "spec": get("spec", "?"), "paper": get("paper", "?"),
+        "reference": get("reference", "?"), "statement": get("statement", ""),
+        "kind": get("kind", "?"), "expect": get("expect", "pass"),
+        "expect_reason": get("expect_reason", ""), "group": get("group", None),
+        "measured": {}, "required": {}, "why": {}, "criteria": [], "verdict": "error",
+        "statistic": get("statistic", ""), "seeds": [], "per_seed": [], "note": "",
+        "figures": [], "reproduce": f"pytest '{nodeid}'", "seconds": 0.0,
+        "budget_s": get("budget_s", 0.0), "error": error, "nodeid": nodeid, "outcome": "error",
+    }
+
+
+def display(record: dict) -> str:
+    """The verdict as the table shows it: REFUTED for a refutation the claim expects, ERROR
+    for a claim without evidence, HOLDS for an expected refutation that now holds."""
+    v = record["verdict"]
+    if record.get("expect") == "fail" and v in ("pass", "fail"):
+        return "REFUTED" if v == "fail" else "HOLDS (expected refuted)"
+    return v.upper()
 
 
 def _git(*args: str) -> str | None:
@@ -142,7 +179,7 @@ def latex(records: list[dict]) -> str:
                 raise ValueError(f"LaTeX macro {name} would name both {seen[name]} and {r['id']}/{stat}")
             seen[name] = f"{r['id']}/{stat}"
             lines.append(f"\\newcommand{{{name}}}{{{latex_number(v)}}}")
-        lines.append(f"\\newcommand{{{macro_name(r['id'], 'verdict')}}}{{{r['verdict']}}}")
+        lines.append(f"\\newcommand{{{macro_name(r['id'], 'verdict')}}}{{{display(r).lower()}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -165,7 +202,9 @@ def table(records: Iterable[dict]) -> list[str]:
     records = sorted(records, key=lambda r: _spec_order(r["spec"]))
     lines = []
     for r in records:
-        lines.append(f"{r['spec']:<22} {r['verdict'].upper():<12} {r['id']}  [{r['reference'].split(';')[0]}]")
+        lines.append(f"{r['spec']:<22} {display(r):<12} {r['id']}  [{r['reference'].split(';')[0]}]")
+        if r["verdict"] == "error":
+            lines.append(f"    error: {r['error']}")
         n = len(r["seeds"])
         for c in r["criteria"]:
             lines.append(f"    {'ok ' if c['holds'] else 'NO '}{c['statistic']} = "
@@ -173,16 +212,23 @@ def table(records: Iterable[dict]) -> list[str]:
                          f"{c['direction']} {c['bound']:g}; {r['statistic']} of {n} seed{'s' * (n > 1)})")
         if r["note"]:
             lines.append(f"    note: {r['note']}")
-    counts = {v: sum(r["verdict"] == v for r in records) for v in VERDICTS}
-    lines.append(", ".join(f"{n} {v}" for v, n in counts.items()))
+    shown = [display(r) for r in records]
+    counts = {label: shown.count(label) for label in dict.fromkeys(
+        ["PASS", "FAIL", "REFUTED", "HOLDS (expected refuted)", "INCONCLUSIVE", "ERROR"])}
+    lines.append(", ".join(f"{n} {label.lower()}" for label, n in counts.items()
+                           if n or label in ("PASS", "FAIL")))
     return lines
 
 
 def markdown(records: list[dict], prov: dict, folder: Path) -> str:
+    run = prov.get("run") or {}
+    status = ("a complete run" if prov.get("complete", True) else
+              "**a partial run** (" + "; ".join(run.get("incomplete_because", [])) + ")")
     out = ["# Claims report", "",
-           f"Generated by `pytest paper_checks/` at git commit `{prov.get('git_commit')}`; "
-           f"seeds setting `{prov.get('seeds_setting')}`; wall time {prov.get('wall_time_s')} s. "
-           "Machine-readable: `claims.json`; LaTeX macros: `claims.tex`.", ""]
+           f"Generated by `pytest paper_checks/` at git commit `{prov.get('git_commit')}`, "
+           f"{status}; seeds setting `{prov.get('seeds_setting')}`; wall time "
+           f"{prov.get('wall_time_s')} s. Machine-readable: `claims.json`; LaTeX macros: "
+           "`claims.tex`.", ""]
     by_paper: dict[str, list[dict]] = {}
     for r in sorted(records, key=lambda r: _spec_order(r["spec"])):
         by_paper.setdefault(r["paper"], []).append(r)
@@ -193,7 +239,9 @@ def markdown(records: list[dict], prov: dict, folder: Path) -> str:
             meas = "<br>".join(f"{c['statistic']} = {_fmt(r['measured'][c['statistic']])}"
                                for c in r["criteria"])
             req = "<br>".join(f"{c['direction']} {c['bound']:g}" for c in r["criteria"])
-            cells = [r["spec"], r["statement"], meas, req, f"**{r['verdict']}**"]
+            if r["verdict"] == "error":
+                meas = f"error: {r['error']}"
+            cells = [r["spec"], r["statement"], meas, req, f"**{display(r).lower()}**"]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")
         for r in rows:
@@ -205,31 +253,118 @@ def markdown(records: list[dict], prov: dict, folder: Path) -> str:
 
 # --- writing -------------------------------------------------------------------------------
 
-def write_report(records: Iterable[dict], directory: Path, *, staging: Path | None = None,
-                 extra: dict | None = None) -> Path:
-    """Write claims.json, claims.md and claims.tex, then swap the folder into ``directory``.
+class ReportError(OSError):
+    """A report path the package may not write: a file, a link, or a folder that is not one
+    of its reports."""
 
-    ``staging`` (default: a fresh temporary folder beside ``directory``) may already hold
-    the run's figures under ``figures/``. The previous report is replaced only once the
-    new one is complete.
-    """
+
+def partial_path(directory) -> Path:
+    """Where an incomplete run's report goes: ``<directory>.partial``, beside it."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(staging) if staging else Path(tempfile.mkdtemp(
-        dir=directory.parent, prefix=f".{directory.name}.partial-"))
-    staging.mkdir(parents=True, exist_ok=True)
+    return directory.with_name(directory.name + PARTIAL_SUFFIX)
+
+
+def is_report(path) -> bool:
+    """Whether ``path`` is a folder the package wrote (it holds ``MARKER``)."""
+    path = Path(path)
+    return path.is_dir() and not path.is_symlink() and (path / MARKER).is_file()
+
+
+def ownership_problem(path) -> str | None:
+    """None if the package may write the report folder ``path`` (absent, an empty folder, or
+    one of its reports); otherwise why not, naming the path."""
+    path = Path(path)
+    if path.is_symlink():
+        return f"{path} is a symbolic link: refusing to replace it; choose another folder"
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return (f"{path} is a file, not a claims report folder: refusing to replace it; "
+                "choose another folder")
+    if is_report(path) or not any(path.iterdir()):
+        return None
+    return (f"{path} is a non-empty folder that is not a claims report (it has no {MARKER}): "
+            "refusing to write into it or replace it; choose another folder")
+
+
+def _fresh(parent: Path, prefix: str) -> Path:
+    """A new folder ``parent/prefix<random>`` with ordinary permissions (the umask's)."""
+    while True:
+        path = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _hidden(directory: Path, kind: str) -> str:
+    return f".{directory.name}.{kind}-"
+
+
+def remove_stale(directory) -> None:
+    """Clean what an earlier, killed run left beside ``directory`` (and its partial path):
+    staging folders it marked are removed; a marked report set aside for a swap that never
+    finished is put back if its place is empty, removed otherwise."""
+    for dest in (Path(directory), partial_path(directory)):
+        parent = dest.parent
+        if not parent.is_dir():
+            continue
+        for path in sorted(parent.glob(_hidden(dest, "staging") + "*")):
+            if is_report(path):
+                shutil.rmtree(path)
+        for path in sorted(parent.glob(_hidden(dest, "old") + "*")):
+            if not is_report(path):
+                continue
+            if not dest.exists():
+                os.replace(path, dest)
+            else:
+                shutil.rmtree(path)
+
+
+def write_report(records: Iterable[dict], directory, *, complete: bool = True,
+                 figures: dict | None = None, extra: dict | None = None) -> Path:
+    """Write claims.json, claims.md, claims.tex and ``figures`` (relative path -> PNG bytes),
+    then swap the folder into ``directory`` (``complete``) or into its partial path.
+
+    The previous report there is replaced only once the new one is complete on disk, and
+    only if it is one of the package's reports (``ownership_problem``, else ReportError).
+    Returns the path of the new claims.json.
+    """
+    directory = Path(directory).absolute()
+    dest = directory if complete else partial_path(directory)
+    problem = ownership_problem(dest)
+    if problem:
+        raise ReportError(problem)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     records = sorted(records, key=lambda r: _spec_order(r["spec"]))
-    prov = {**provenance(), **(extra or {})}
-    (staging / "claims.json").write_text(json.dumps(
-        {"schema": SCHEMA_VERSION, "provenance": prov, "claims": records}, indent=2,
-        allow_nan=False), encoding="utf-8")
-    (staging / "claims.md").write_text(markdown(records, prov, staging), encoding="utf-8")
-    (staging / "claims.tex").write_text(latex(records), encoding="utf-8")
+    prov = {**provenance(), **(extra or {}), "complete": complete}
+    staging = _fresh(dest.parent, _hidden(dest, "staging"))
     old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-        os.replace(directory, old)
-    os.replace(staging, directory)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return directory / "claims.json"
+    try:
+        (staging / MARKER).write_text(json.dumps(
+            {"written_by": "representation-theorems", "schema": SCHEMA_VERSION,
+             "complete": complete}) + "\n", encoding="utf-8")
+        for rel, data in (figures or {}).items():
+            out = staging / rel
+            if staging.resolve() not in out.resolve().parents:
+                raise ReportError(f"figure path {rel!r} leaves the report folder")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        (staging / "claims.json").write_text(json.dumps(
+            {"schema": SCHEMA_VERSION, "provenance": prov, "claims": records}, indent=2,
+            allow_nan=False), encoding="utf-8")
+        (staging / "claims.md").write_text(markdown(records, prov, staging), encoding="utf-8")
+        (staging / "claims.tex").write_text(latex(records), encoding="utf-8")
+        if dest.exists():
+            old = _fresh(dest.parent, _hidden(dest, "old"))
+            os.replace(dest, old)
+        os.replace(staging, dest)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        if old is not None and old.exists() and not dest.exists():
+            os.replace(old, dest)  # interrupted inside the swap: the previous report returns
+        if staging.exists():
+            shutil.rmtree(staging)
+    return dest / "claims.json"

@@ -50,6 +50,7 @@ from sim.bayes import HMM, LDA, BetaBernoulli, GammaExponential, NormalGamma, Re
 from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
+from sim.threads import fixed_threads
 
 __all__ = ["FAMILIES", "SCALES", "Run", "Scale", "current_scale", "run"]
 
@@ -58,6 +59,14 @@ HMM_DELTA = 0.05  # peaked emissions, the low end of spec 5.5's sweep (the autho
 CPU_LIMIT_S = 30 * 60  # one family's training on a CPU, beyond which run() refuses
 POSITIONS = (-1, -2, 9)  # last (token_unseen=0), one before (token_unseen=1), the 10th token
 MODELS = ("trained", "random")
+# Training and embedding on a CPU run on exactly this many math threads, whatever the caller
+# set: float32 reductions split over a different number of threads round differently, and
+# over hundreds of Adam steps that moves a trained probe's R^2 in its second or third digit.
+# One thread makes a run a function of its seed alone, the same in a serial run,
+# under `pytest -n`, and from the API; and torch's pool of two threads on two busy cores is
+# many times slower on these tiny models, not faster.
+RUN_THREADS = 1
+
 
 
 @dataclass(frozen=True)
@@ -170,7 +179,8 @@ class Run:
             kept = [p for p in POSITIONS if -T <= p < T]
             model.to(_device())  # a GPU embeds the paper tier's T = 499 in seconds, a CPU in minutes
             try:
-                H = model.embed(self.inputs[data], positions=kept)  # (S, len(kept), d_model)
+                with fixed_threads(RUN_THREADS):
+                    H = model.embed(self.inputs[data], positions=kept)  # (S, len(kept), d_model)
             finally:
                 model.cpu()
             self._emb[key] = {p: np.ascontiguousarray(H[:, j]) for j, p in enumerate(kept)}
@@ -188,7 +198,8 @@ class Run:
                 "n_train": self.scale.n_train, "probe_fit_val_test": (
                     len(self.split.train), len(self.split.val), len(self.split.test)),
                 "final_train_loss": round(self.final_loss, 4),
-                "train_seconds": round(self.train_seconds, 1)}
+                "train_seconds": round(self.train_seconds, 1),
+                "device": _device(), "train_threads": RUN_THREADS if _device() == "cpu" else None}
 
 
 def run(family: str, seed: int, scale: Scale | None = None) -> Run:
@@ -281,8 +292,10 @@ def _run(family: str, seed: int, scale: Scale) -> Run:
         latent["id"] = {"theta": theta[-n_probe:], "model": lda, "train_words": train}
         config = TransformerConfig(vocab_size=lda.V, **base)
     start = time.perf_counter()
-    trained = train_transformer(config, train, steps=scale.steps_for(family), lr=scale.lr_for(family),
-                                batch_size=scale.batch_size, seed=seed, device=_device())
+    with fixed_threads(RUN_THREADS):
+        trained = train_transformer(config, train, steps=scale.steps_for(family),
+                                    lr=scale.lr_for(family), batch_size=scale.batch_size,
+                                    seed=seed, device=_device())
     seconds = time.perf_counter() - start
     trained.model.cpu()
     random_model = CausalTransformer(config, generator=streams(seed).torch("init")).eval()

@@ -25,24 +25,30 @@ controls.
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import stats
+from dataclasses import dataclass
+from typing import Any
 
-from sim.bayes.exchangeable import BetaBernoulli, NormalGamma
+import numpy as np
+from scipy import special, stats
+
+from sim import streams
+from sim.bayes.exchangeable import NormalGamma
+from sim.errors import InputError
 from sim.probes import Split, mlp_probe, ridge_probe
 from theorems import figures
 from theorems.base import Claim, Measurement, SolveResult, Theorem
 from theorems.tolerances import Threshold
-from theorems.zhang2024._runs import run
+from theorems.zhang2024._runs import EXCHANGEABLE, run
 from theorems.zhang2024.exchangeable import ng_memorisation_floor, prop3_symbolic
 
 PAPER = "Zhang et al. 2024 (arXiv 2406.03707), as formalised in the spec"
-SEEDS = (0,)  # one trained transformer per family in the default run (PERFORMANCE.md 5)
-# Claim 15 only needs the Normal-Gamma (MSE) model (16 s per seed), so it is judged on three:
-# over seeds 0-4 its per-seed minimum MSE/floor was 0.84, 0.73, 0.89, 0.89, 0.92 (measured)
-MEMORISATION_SEEDS = (0, 1, 2)
+# Trained-transformer claims are judged on the median of three seeds (spec embeddings_embed
+# 6.5): no verdict rests on one trained model, and the median sits outside the run-to-run noise
+# that one seed's value carries
+SEEDS = (0, 1, 2)
+STATISTIC = "median"
+GROUP = "zhang2024.runs.exchangeable"  # the claims share the bb, ng, ng_nll and eg runs
 TAG = "[EMP, proposed thresholds]"
-CPU = "Measured at the CPU scale, seed 0, the authors' architecture: "
 NAMES = {"bb": ("E[p]", "E[p^2]", "E[p^3]", "E[p^4]"),
          "ng": ("E[ln tau]", "E[tau]", "E[tau mu]", "E[tau mu^2]"),
          "eg": ("log E[lam]", "log E[lam^2]", "log E[lam^3]", "log E[lam^4]")}
@@ -65,6 +71,138 @@ def targets(family: str, run_, data: str = "id") -> tuple[np.ndarray, np.ndarray
     if _family(family) == "eg":
         return np.log(mom), np.log(stat)
     return mom, stat
+
+
+# --- the reference: the probes' exact targets, re-derived by quadrature -------------------------
+
+# The reference certifies the targets the probes are fitted to: for CHECK_ROWS probe rows
+# (evenly spaced) it integrates prior x likelihood numerically, from the tokens, and compares
+# with the closed-form targets. Gauss-Legendre on the window where the log density is within
+# WINDOW_NATS of its mode (found on a coarse grid of the transformed parameter: logit p, ln
+# lambda, ln tau), in log space.
+CHECK_ROWS = 64
+GL_NODES = 128  # Gauss-Legendre nodes per axis
+WINDOW_NATS = 60.0  # outside the window the density is below e^-60 of its peak: negligible
+COARSE = np.linspace(-40.0, 40.0, 8001)  # where the mode is looked for (step 0.01)
+TARGET_QUADRATURE = 1e-9  # |target - quadrature| / max(1, |quadrature|)
+TARGET_WHY = ("closed-form targets against Gauss-Legendre quadrature of prior x likelihood "
+              "(128 nodes per axis on a 60-nat window): they agree to 1e-13 or better for "
+              "n = 1 to 499 under the ID and OOD priors of every family (measured)")
+CORRUPT_ROWS, CORRUPT_LENGTH = 60, 8  # the planted-error data of corrupt(): no training
+
+
+@dataclass(frozen=True)
+class ProbeTargets:
+    """What the reference certifies, apart from any trained model: the probe sequences
+    ``x`` (S, n) of ``family`` under ``prior``, the targets fitted to them (``moments``: the
+    four posterior moments; Gamma-Exponential: their logs), the sufficient ``statistic`` and
+    the probe ``split``."""
+
+    family: str
+    prior: Any
+    x: np.ndarray
+    moments: np.ndarray
+    statistic: np.ndarray
+    split: Split
+
+
+def probe_targets(family: str, seed: int) -> ProbeTargets:
+    """The targets of the shared run of ``family`` (trains it once per process)."""
+    r = run(family, seed)
+    mom, stat = targets(family, r)
+    return ProbeTargets(family, r.latent["id"]["prior"], r.latent["id"]["x"], mom, stat, r.split)
+
+
+def _window(log_w: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``log_w`` (S, G) on ``grid`` (G,), the interval (one grid step wider each
+    side) where it is within WINDOW_NATS of its maximum."""
+    near = log_w >= log_w.max(1, keepdims=True) - WINDOW_NATS
+    first = np.argmax(near, axis=1)
+    last = grid.size - 1 - np.argmax(near[:, ::-1], axis=1)
+    if (first == 0).any() or (last == grid.size - 1).any():
+        raise InputError("the posterior's mass reaches the edge of the quadrature grid "
+                         f"[{grid[0]:g}, {grid[-1]:g}] (transformed parameter)")
+    return grid[first - 1], grid[last + 1]
+
+
+def _nodes(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes (S, N) and weights (S, N) on [lo, hi] per row."""
+    t, w = np.polynomial.legendre.leggauss(GL_NODES)
+    half = (hi - lo)[:, None] / 2
+    return (lo + hi)[:, None] / 2 + half * t, half * w
+
+
+def _expectations(log_w: np.ndarray, weights: np.ndarray, fns: list) -> np.ndarray:
+    """E[f] under the density exp(log_w) (unnormalised, log space) for each f(S, N) in fns."""
+    p = weights * np.exp(log_w - log_w.max(axis=-1, keepdims=True))
+    z = p.sum(-1)
+    return np.stack([(p * f).sum(-1) / z for f in fns], axis=1)
+
+
+def quadrature_moments(family: str, prior, x) -> np.ndarray:
+    """The four posterior moments of each row of ``x`` (S, n) by quadrature of the prior
+    density times the likelihood of the tokens, independent of the conjugate closed forms:
+    Beta-Bernoulli E[p^m]; Gamma-Exponential E[lam^m]; Normal-Gamma E[ln tau], E[tau],
+    E[tau mu], E[tau mu^2]."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    n = x.shape[1]
+    fam = _family(family)
+    if fam == "bb":  # theta = logit p; the density carries the Jacobian p (1 - p)
+        k = x.sum(1, keepdims=True)  # the likelihood prod_i p^x_i (1 - p)^(1 - x_i)
+
+        def log_w(t):
+            lp, lq = -np.logaddexp(0, -t), -np.logaddexp(0, t)  # log p, log (1 - p)
+            return (prior.a0 - 1 + k + 1) * lp + (prior.b0 - 1 + n - k + 1) * lq
+        lo, hi = _window(log_w(COARSE[None, :]), COARSE)
+        t, w = _nodes(lo, hi)
+        p = special.expit(t)
+        return _expectations(log_w(t), w, [p**m for m in range(1, 5)])
+    if fam == "eg":  # u = ln lam; the density carries the Jacobian lam
+        s = x.sum(1, keepdims=True)
+
+        def log_w(u):
+            return (prior.a0 - 1 + 1 + n) * u - (prior.b0 + s) * np.exp(u)
+        lo, hi = _window(log_w(COARSE[None, :]), COARSE)
+        u, w = _nodes(lo, hi)
+        lam = np.exp(u)
+        return _expectations(log_w(u), w, [lam**m for m in range(1, 5)])
+    if fam != "ng":
+        raise InputError(f"unknown exchangeable family {family!r}")
+    # (mu, u = ln tau): tau^(alpha0 - 1/2 + n/2) e^(-beta0 tau) e^(-tau Q(mu) / 2), Q(mu) =
+    # lam0 (mu - mu0)^2 + sum_i (x_i - mu)^2; Jacobian tau. The mu window, for each u, is
+    # centred where Q is least and holds WINDOW_NATS of tau Q / 2.
+    s1, s2 = x.sum(1, keepdims=True), (x**2).sum(1, keepdims=True)
+    mu0, lam0, a0, b0 = prior.mu0, prior.lam0, prior.alpha0, prior.beta0
+    centre = (lam0 * mu0 + s1) / (lam0 + n)
+
+    def q(mu):
+        return lam0 * (mu - mu0) ** 2 + s2 - 2 * mu * s1 + n * mu**2
+
+    def log_w(mu, u):
+        return (a0 - 0.5 + 0.5 * n + 1) * u - b0 * np.exp(u) - 0.5 * np.exp(u) * q(mu)
+    lo, hi = _window(log_w(centre, COARSE[None, :]), COARSE)
+    u, wu = _nodes(lo, hi)  # (S, N)
+    tau = np.exp(u)
+    half = np.sqrt(2 * WINDOW_NATS / (tau * (lam0 + n)))  # (S, N)
+    t, wt = np.polynomial.legendre.leggauss(GL_NODES)
+    mu = centre[:, :, None] + half[:, :, None] * t  # (S, N, N)
+    lw = log_w(mu.reshape(len(x), -1), np.repeat(u, GL_NODES, axis=1)).reshape(mu.shape)
+    weights = wu[:, :, None] * half[:, :, None] * wt
+    tau3 = tau[:, :, None] * np.ones_like(mu)
+    flat = lambda a: a.reshape(len(x), -1)  # noqa: E731
+    return _expectations(flat(lw), flat(weights),
+                         [flat(np.log(tau3)), flat(tau3), flat(tau3 * mu), flat(tau3 * mu**2)])
+
+
+def target_residual(t: ProbeTargets, moments: np.ndarray) -> float:
+    """max |target - quadrature| / max(1, |quadrature|) over CHECK_ROWS evenly spaced rows
+    (targets in the family's units: Gamma-Exponential's are logs)."""
+    rows = np.unique(np.linspace(0, len(t.x) - 1, min(CHECK_ROWS, len(t.x))).astype(int))
+    quad = quadrature_moments(t.family, t.prior, t.x[rows])
+    got = np.asarray(moments, dtype=np.float64)[rows]
+    if _family(t.family) == "eg":
+        got = np.exp(got)
+    return float(np.max(np.abs(got - quad) / np.maximum(1.0, np.abs(quad))))
 
 
 def ceiling_r2(stat: np.ndarray, Y: np.ndarray, sp: Split) -> np.ndarray:
@@ -302,13 +440,30 @@ class ExchangeableEncoding(Theorem):
         return "bb", seed
 
     def reference(self, instance):
+        """The linear ceiling (test R^2 of the best affine map from the exact statistic to
+        each target), with the targets certified by quadrature (:func:`target_residual`).
+        ``instance`` is ``(family, seed)`` (the shared run's probe data; trains it once) or
+        a :class:`ProbeTargets`, possibly with planted candidate targets."""
+        data, moments = self.unwrap(instance)
+        if not isinstance(data, ProbeTargets):
+            data = probe_targets(*data)
+        moments = data.moments if moments is None else np.asarray(moments, dtype=np.float64)
+        return SolveResult(value=ceiling_r2(data.statistic, moments, data.split),
+                           residual=target_residual(data, moments), tol=TARGET_QUADRATURE,
+                           why=TARGET_WHY)
+
+    def corrupt(self, instance):
+        """Targets one token off: the moments after x_1..x_{n-1} fitted to sequences of n
+        tokens (fresh sequences of the family's ID prior, no training)."""
         fam, seed = instance
-        r = run(fam, seed)
-        mom, stat = targets(fam, r)
-        ceil = ceiling_r2(stat, mom, r.split)
-        exact = BetaBernoulli.in_distribution().moments(r.latent["id"]["x"])
-        return SolveResult(value=ceil, residual=float(np.abs(np.log(exact) - np.log(mom)).max()),
-                           tol=1e-12, why="the oracle's moments recomputed: rounding only")
+        prior = EXCHANGEABLE[fam].in_distribution()
+        x = prior.sample(CORRUPT_ROWS, CORRUPT_LENGTH, streams(seed).data)[1]
+        mom, stat, early = prior.moments(x), prior.sufficient_statistic(x), prior.moments(x[:, :-1])
+        if _family(fam) == "eg":
+            mom, stat, early = np.log(mom), np.log(stat), np.log(early)
+        idx = np.arange(CORRUPT_ROWS)
+        data = ProbeTargets(fam, prior, x, mom, stat, Split(idx[:40], idx[40:50], idx[50:]))
+        return self.Corrupted(data, early, planted="the moments of x_1..x_{n-1}: one token off")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         fam, s = instance
@@ -326,7 +481,7 @@ class ExchangeableEncoding(Theorem):
         pid = self.id
         return (
             Claim(id=f"{pid}.beta_bernoulli", spec="embeddings_embed:11", paper=PAPER,
-                  reference="spec 3.3, claim 11", kind="simulation", seeds=SEEDS, budget_s=25.0,
+                  reference="spec 3.3, claim 11", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP, budget_s=25.0,
                   measure=measure_bb, figure=overlay_figure("claim11_bb_moments",
                                                             "Beta-Bernoulli: probe vs posterior moments"),
                   statement=f"{TAG} Beta-Bernoulli, ID, last position (n = 32), ridge probe: "
@@ -337,19 +492,13 @@ class ExchangeableEncoding(Theorem):
                             Threshold("higher_moments_minus_random", 0.0, upper=False, why=(
                                 "spec claim 11: higher moments need only beat random init")),
                             SHUFFLED_R2),
-                  xfail_reason=(CPU + "E[p] 0.997 and E[p^2] 0.987 pass, but the "
-                                "untrained control holds E[p^3], E[p^4] better (R^2 0.988, 0.977 "
-                                "against 0.964, 0.925). Both beat the linear ceiling from k/n "
-                                "(0.794, 0.657): with n fixed every moment is a function of k "
-                                "alone, and a random network's embedding already holds such "
-                                "functions. Over seeds 0-4 the trained E[p^4] R^2 is 0.92, 0.89, "
-                                "0.96, 0.87, 0.96 against the control's 0.98, 0.96, 0.95, 0.98, "
-                                "0.99: the claim holds at seed 2 alone (by 0.002); at the authors' "
-                                "size (T 500, d_model 128, 3 layers, 8 heads) the control holds "
-                                "E[p^2..4] with R^2 0.9999, 0.9997, 0.9985 (seed 0, untrained), "
-                                "which leaves a trained model almost no room")),
+                  expect="fail", expect_reason=(
+                      "E[p] and E[p^2] are read well, but the untrained control holds E[p^3] "
+                      "and E[p^4] at least as well: with n fixed every moment is a function of "
+                      "k alone, and a random network's last-position embedding already holds "
+                      "smooth functions of a token average (spec embeddings_embed 6.2)")),
             Claim(id=f"{pid}.normal_gamma", spec="embeddings_embed:12", paper=PAPER,
-                  reference="spec 3.3, claim 12, Remark S", kind="simulation", seeds=SEEDS,
+                  reference="spec 3.3, claim 12, Remark S", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
                   budget_s=60.0, measure=measure_ng,
                   figure=overlay_figure("claim12_ng", "Normal-Gamma: (x-bar, s) and moments, "
                                         "MSE- and NLL-trained"),
@@ -365,7 +514,7 @@ class ExchangeableEncoding(Theorem):
                                       why="spec claim 12"),
                             Threshold("nll_mlp_min_r2", 0.85, upper=False, why="spec claim 12 (MLP)"))),
             Claim(id=f"{pid}.gamma_exponential", spec="embeddings_embed:13", paper=PAPER,
-                  reference="spec 2.1(c), claim 13", kind="simulation", seeds=SEEDS,
+                  reference="spec 2.1(c), claim 13", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
                   budget_s=25.0, measure=measure_eg,
                   figure=overlay_figure("claim13_eg", "Gamma-Exponential: probe vs log moments"),
                   statement=f"{TAG} Gamma-Exponential, ID, MSE training: a ridge probe on log "
@@ -373,7 +522,7 @@ class ExchangeableEncoding(Theorem):
                   "heavy-tailed; their Spearman correlations are reported).",
                   criteria=(Threshold("min_r2_log_moments", 0.9, upper=False, why="spec claim 13"),)),
             Claim(id=f"{pid}.out_of_distribution", spec="embeddings_embed:14", paper=PAPER,
-                  reference="spec 3.3 (OOD), claim 14, 5.9", kind="control", seeds=SEEDS,
+                  reference="spec 3.3 (OOD), claim 14, 5.9", kind="control", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
                   budget_s=15.0, measure=measure_ood,
                   figure=overlay_figure("claim14_ood", "first moment / statistic, ID and OOD"),
                   statement=f"{TAG} Frozen ID-trained transformers, probe refit on OOD "
@@ -383,13 +532,13 @@ class ExchangeableEncoding(Theorem):
                   criteria=(Threshold("max_id_minus_ood_r2", 0.15, why="spec claim 14"),
                             Threshold("min_ood_margin_over_random", 0.0, upper=False,
                                       why="spec claim 14: above the random-init OOD R^2")),
-                  xfail_reason=(CPU + "OOD R^2 stays within 0.15 of ID (it falls by 0.006 "
-                                "for BB, 0.052 for NG x-bar and 0.126 for EG), but the untrained "
-                                "control's OOD R^2 is higher for BB (0.9995 vs 0.9915) and EG "
-                                "(0.987 vs 0.862), lower for NG (0.898)")),
+                  expect="fail", expect_reason=(
+                      "OOD R^2 stays within 0.15 of ID, but the untrained control's OOD R^2 is "
+                      "higher for Beta-Bernoulli and Gamma-Exponential: random initialisation is "
+                      "not a control for token-average statistics (spec embeddings_embed 6.2)")),
             Claim(id=f"{pid}.no_memorisation", spec="embeddings_embed:15", paper=PAPER,
                   reference="spec 3.3 (memorisation), claims 9 and 15, 5.10", kind="control",
-                  seeds=MEMORISATION_SEEDS, statistic="median", budget_s=40.0,
+                  seeds=SEEDS, statistic=STATISTIC, group=GROUP, budget_s=40.0,
                   measure=measure_memorisation,
                   figure=overlay_figure("claim15_memorisation",
                                         "Normal-Gamma: probing tokens x_1..x_10 (last position)"),
@@ -398,14 +547,17 @@ class ExchangeableEncoding(Theorem):
                   "gives per-token test MSE >= 0.8x the exact floor of claim 9; the predictions "
                   "follow x-bar (rho >= 0.9), not x_i - x-bar (|rho| <= 0.2). Reported: the "
                   "embedding at position 10, whose own input is x_10 (readable there by "
-                  "construction), and the untrained control. Judged on the median of three "
-                  "trained models (seeds 0-2): one model in five reads x_1 below the floor "
-                  "(seed 1: 0.73x, measured), the first position taking extra attention.",
+                  "construction), and the untrained control.",
                   criteria=(Threshold("min_mse_over_floor", 0.8, upper=False, why="spec claim 15"),
                             Threshold("min_rho_with_xbar", 0.9, upper=False, why="spec claim 15"),
-                            Threshold("max_abs_rho_with_residual", 0.2, why="spec claim 15"))),
+                            Threshold("max_abs_rho_with_residual", 0.2, why="spec claim 15")),
+                  expect="fail", expect_reason=(
+                      "the probe's predictions follow x-bar and its per-token MSE stays near the "
+                      "exact floor, but on most trained models the earliest tokens are read "
+                      "beyond x-bar: the residual correlation exceeds 0.2 on the median seed, the "
+                      "first positions taking extra attention")),
             Claim(id=f"{pid}.beats_random_init", spec="embeddings_embed:16", paper=PAPER,
-                  reference="spec claim 16, Remark S", kind="control", seeds=SEEDS,
+                  reference="spec claim 16, Remark S", kind="control", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
                   budget_s=5.0, measure=measure_random_init,
                   statement=f"{TAG} Probe MSE on the four posterior moments (mean, in units of "
                   "each target's variance) is at most 0.5x the random-init control's, judged "
@@ -415,12 +567,10 @@ class ExchangeableEncoding(Theorem):
                   "reported.",
                   criteria=(Threshold("bb_mse_ratio", 0.5, why="spec claim 16"),
                             Threshold("ng_nll_mse_ratio", 0.5, why="spec claim 16")),
-                  xfail_reason=(CPU + "Normal-Gamma (NLL) 0.20x the untrained control "
-                                "passes; Beta-Bernoulli fails at 3.2x (normalised MSE 0.032 vs "
-                                "0.010): the untrained network already encodes k/n, the spec's "
-                                "own caution. At the authors' size the untrained network's "
-                                "normalised MSE on E[p^1..4] is about 0.0005 (seed 0), so 0.5x "
-                                "of it asks for a near-exact trained probe")),
+                  expect="fail", expect_reason=(
+                      "the Normal-Gamma (NLL) model meets 0.5x the untrained control, but the "
+                      "Beta-Bernoulli one does not: the untrained network already encodes k/n, "
+                      "the spec's own caution (spec embeddings_embed 6.2)")),
         )
 
     def negative_controls(self) -> dict:

@@ -1,0 +1,245 @@
+"""The paper-checks plugin as a user runs it: reports that never lose data, a row for every
+claim, crashes as errors, refutations as results, and verdicts that do not depend on how
+the run was executed.
+
+Each test builds a small paper-checks folder whose conftest is the real plugin followed by
+toy claims (so no theorem is trained), and runs pytest on it in a subprocess, as a user
+would: with ``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node
+id, ``-n 2``, or a real SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from theorems import report
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "paper_checks" / "conftest.py"
+SIGINT_WAIT_S = 60  # the slow claim starts within this; a run ends within it after SIGINT
+
+PRELUDE = '''
+import os, time
+from pathlib import Path
+from theorems import registry
+from theorems.base import Claim, Measurement
+from theorems.tolerances import Threshold
+
+def _const(value):
+    return lambda seed: Measurement({"err": value + 0.01 * seed})
+
+def _crash(seed):
+    raise RuntimeError("the toy measurement crashed")
+
+def _slow(seed):
+    Path(os.environ["TOY_STARTED"]).write_text("started")
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+    return Measurement({"err": 0.5})
+
+def _claim(cid, spec, measure, **kw):
+    return Claim(id=cid, spec=spec, paper="Toy", reference="Thm 1", statement="Toy.",
+                 kind="simulation", measure=measure,
+                 criteria=(Threshold("err", 1.0, why="toy bound"),), **kw)
+
+REFUTE = dict(expect="fail", expect_reason="the toy bound is known to fail",
+              seeds=(0, 1, 2), statistic="median")
+TOY = {c.id: c for c in (
+    _claim("toy.thm.ok", "toy:1", _const(0.5), seeds=(0, 1)),
+    _claim("toy.thm.bad", "toy:2", _const(3.0)),
+    _claim("toy.thm.refuted", "toy:3", _const(3.0), **REFUTE),
+    _claim("toy.thm.refuted_crash", "toy:4", _crash, **REFUTE),
+    _claim("toy.thm.slow", "toy:5", _slow),
+)}
+_registered = registry.get_claim
+registry.get_claim = lambda cid: TOY[cid] if cid in TOY else _registered(cid)
+'''
+
+TESTS = '''
+import pytest
+
+@pytest.mark.claim("toy.thm.ok")
+def test_ok(evidence):
+    evidence.assert_ok()
+
+@pytest.mark.claim("toy.thm.bad")
+def test_bad(evidence):
+    evidence.assert_ok()
+
+@pytest.mark.claim("toy.thm.refuted")
+def test_refuted(evidence):
+    evidence.assert_ok()
+
+@pytest.mark.claim("toy.thm.refuted_crash")
+def test_refuted_crash(evidence):
+    evidence.assert_ok()
+
+@pytest.mark.claim("toy.thm.slow")
+def test_slow(evidence):
+    evidence.assert_ok()
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A user's paper repository: paper_checks/ with the plugin and the toy claims."""
+    checks = tmp_path / "paper_checks"
+    checks.mkdir()
+    (checks / "conftest.py").write_text(PLUGIN.read_text() + "\n" + PRELUDE, encoding="utf-8")
+    (checks / "test_toy.py").write_text(TESTS, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nmarkers =\n    claim(id): claim\n    slow: slow\n", encoding="utf-8")
+    return tmp_path
+
+
+def _env(project: Path, **extra) -> dict:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               TOY_STARTED=str(project / "started"), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PAPER_CHECKS_SEEDS", None)
+    env.update(extra)
+    return env
+
+
+def _pytest(project: Path, *args, **env):
+    return subprocess.run([sys.executable, "-m", "pytest", "paper_checks", "-p", "no:cacheprovider",
+                           *args], cwd=project, env=_env(project, **env), capture_output=True,
+                          text=True, timeout=300)
+
+
+def _claims(folder: Path) -> dict:
+    data = json.loads((folder / "claims.json").read_text())
+    return data
+
+
+def _by_id(data) -> dict:
+    return {c["id"]: c for c in data["claims"]}
+
+
+def test_a_complete_run_writes_a_marked_report_with_a_row_per_claim(project):
+    out = _pytest(project, "--report-dir", "rep")
+    assert out.returncode == 1, out.stdout + out.stderr  # test_bad fails; the run is complete
+    rep = project / "rep"
+    assert report.is_report(rep)
+    data = _claims(rep)
+    assert data["provenance"]["complete"] is True and data["provenance"]["run"]["complete"] is True
+    rows = _by_id(data)
+    assert set(rows) == {"toy.thm.ok", "toy.thm.bad", "toy.thm.refuted", "toy.thm.refuted_crash",
+                         "toy.thm.slow"}
+    assert rows["toy.thm.ok"]["verdict"] == "pass" and rows["toy.thm.bad"]["verdict"] == "fail"
+    assert all(r["expect"] in ("pass", "fail") for r in rows.values())
+    # an expected refutation that is refuted passes its test and is shown as REFUTED
+    assert rows["toy.thm.refuted"]["verdict"] == "fail" and rows["toy.thm.refuted"]["expect"] == "fail"
+    assert rows["toy.thm.refuted"]["outcome"] == "passed"
+    assert "toy:3" in out.stdout and "REFUTED" in out.stdout.split("toy:3", 1)[1].splitlines()[0]
+    # a crash is an error, never a refutation, even for a claim expected to fail
+    crash = rows["toy.thm.refuted_crash"]
+    assert crash["verdict"] == "error" and "the toy measurement crashed" in crash["error"]
+    assert "ERROR" in out.stdout.split("toy:4", 1)[1].splitlines()[0]
+    assert "1 error" in out.stdout.splitlines()[-1] or "1 error" in out.stdout
+    execution = data["provenance"]["run"]["execution"]
+    assert execution["math_threads_per_claim"] == 1 and execution["workers"] == 0
+    assert execution["device"].startswith(("cpu", "cuda"))
+    leftovers = [p.name for p in project.iterdir() if p.name.startswith(".rep")]
+    assert leftovers == [], f"temporary folders left behind: {leftovers}"
+    mode = rep.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o777 & ~umask, f"report folder mode {oct(mode)}, expected the umask's"
+
+
+def test_report_dir_at_a_file_is_refused_before_any_claim_runs(project):
+    notes = project / "notes.txt"
+    notes.write_text("my notes\n")
+    out = _pytest(project, "--report-dir", "notes.txt")
+    assert out.returncode != 0
+    assert "notes.txt" in out.stderr and "is a file" in out.stderr
+    assert notes.read_text() == "my notes\n"
+    assert not (project / "started").exists(), "a claim ran before the refusal"
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt", "paper_checks", "pytest.ini"]
+
+
+def test_report_dir_at_a_folder_of_the_users_is_refused_and_left_alone(project):
+    mine = project / "mypaper"
+    mine.mkdir()
+    (mine / "draft.tex").write_text("\\section{Intro}\n")
+    out = _pytest(project, "--report-dir", "mypaper")
+    assert out.returncode != 0
+    assert "mypaper" in out.stderr and "not a claims report" in out.stderr
+    assert [p.name for p in mine.iterdir()] == ["draft.tex"]
+    assert not (project / "started").exists()
+
+
+@pytest.mark.parametrize("selection", [("-k", "ok"), ("-x",), ("paper_checks/test_toy.py::test_ok",),
+                                       ("--deselect", "paper_checks/test_toy.py::test_bad")])
+def test_a_selected_run_never_replaces_the_complete_report(project, selection):
+    _pytest(project, "--report-dir", "rep")
+    complete = (project / "rep" / "claims.json").read_text()
+    out = _pytest(project, "--report-dir", "rep", *selection)
+    assert (project / "rep" / "claims.json").read_text() == complete
+    partial = report.partial_path(project / "rep")
+    data = _claims(partial)
+    run = data["provenance"]["run"]
+    assert data["provenance"]["complete"] is False and run["incomplete_because"], run
+    assert run["selection"]["args"] and "PARTIAL" in out.stdout
+    if selection == ("-x",):  # the claims after the first failure never ran: ERROR rows
+        never = [c for c in data["claims"] if c["verdict"] == "error"
+                 and c["error"].startswith("never ran")]
+        assert never, data["claims"]
+
+
+def test_a_real_sigint_keeps_the_complete_report_and_leaves_no_temporary_folder(project):
+    _pytest(project, "--report-dir", "rep")
+    complete = (project / "rep" / "claims.json").read_text()
+    (project / "started").unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "paper_checks", "-p", "no:cacheprovider",
+                             "--report-dir", "rep"], cwd=project,
+                            env=_env(project, TOY_SLEEP=str(SIGINT_WAIT_S)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + SIGINT_WAIT_S
+    while not (project / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the slow claim never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=SIGINT_WAIT_S)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, stdout + stderr
+    assert (project / "rep" / "claims.json").read_text() == complete
+    data = _claims(report.partial_path(project / "rep"))
+    assert data["provenance"]["run"]["incomplete_because"][0] == "interrupted"
+    rows = _by_id(data)
+    assert rows["toy.thm.ok"]["verdict"] == "pass"  # the claims that finished are kept
+    assert rows["toy.thm.slow"]["verdict"] == "error"
+    leftovers = [p.name for p in project.iterdir() if p.name.startswith(".rep")]
+    assert leftovers == [], f"temporary folders left behind: {leftovers}"
+
+
+def test_stale_staging_and_set_aside_reports_are_cleaned_only_when_marked(tmp_path):
+    target = tmp_path / "rep"
+    report.write_report([], target)
+    staging = tmp_path / ".rep.staging-1-dead"
+    staging.mkdir()
+    (staging / report.MARKER).write_text("{}")
+    foreign = tmp_path / ".rep.staging-2-mine"
+    foreign.mkdir()  # not marked: not ours, left alone
+    aside = tmp_path / ".rep.old-3-beef"
+    os.replace(target, aside)  # a swap killed half-way: the report is set aside
+    report.remove_stale(target)
+    assert report.is_report(target) and not staging.exists() and foreign.exists()
+    assert not aside.exists()
+
+
+def test_parallel_and_serial_runs_give_identical_rows(project):
+    _pytest(project, "--report-dir", "serial")
+    out = _pytest(project, "--report-dir", "parallel", "-n", "2")
+    serial, parallel = _by_id(_claims(project / "serial")), _by_id(_claims(project / "parallel"))
+    assert set(serial) == set(parallel), out.stdout + out.stderr
+    for cid in serial:
+        for key in ("verdict", "measured", "per_seed", "expect"):
+            assert serial[cid][key] == parallel[cid][key], (cid, key)
+    assert _claims(project / "parallel")["provenance"]["run"]["execution"]["workers"] == 2
