@@ -25,9 +25,9 @@ Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim decla
 Threads: every claim is measured on ``MATH_THREADS`` math-library threads (torch and BLAS),
 in a serial run and in every ``-n`` worker alike, so a claim's values do not depend on how
 the run was executed (README, "What is bit-identical"). Parallel: with ``-n`` (pytest-xdist)
-the claims of one ``Claim.group`` (claims that share trained runs) stay on one worker
-(``--dist loadgroup`` is chosen for the plain ``load`` mode); records and figures travel to
-the controller with the test reports, and only the controller writes the report.
+the workers share the trained transformers through a folder private to the run (the first
+worker to need one trains it; see ``theorems.zhang2024._runs``), records and figures travel
+to the controller with the test reports, and only the controller writes the report.
 
 Scale: ``--paper-scale`` (alias ``--runslow``) also sets ``REPRESENTATION_THEOREMS_SCALE=paper``
 unless it is set, so the trained-transformer claims of Zhang et al. run at the authors' sizes
@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -81,8 +82,16 @@ def pytest_configure(config):
             raise pytest.UsageError(f"--report-dir {problem}")
     report.remove_stale(target)
     config.pluginmanager.register(_Ledger(config, target), "paper_checks_ledger")
-    if config.getoption("dist", default="no") == "load":
-        config.option.dist = "loadgroup"  # a claim group's shared runs are trained once
+    if config.getoption("numprocesses", default=None):
+        # workers share the trained networks through a folder private to this run
+        from theorems.zhang2024._runs import SHARE_ENV
+        share = tempfile.mkdtemp(prefix="representation-theorems-runs-")
+        os.environ[SHARE_ENV] = share
+
+        def cleanup():
+            os.environ.pop(SHARE_ENV, None)
+            shutil.rmtree(share, ignore_errors=True)
+        config.add_cleanup(cleanup)
 
 
 def parse_seeds(text: str | None) -> tuple[int, ...] | None:
@@ -124,7 +133,6 @@ def _base_nodeid(nodeid: str) -> str:
     return head if at and "]" not in tail and "::" not in tail else nodeid
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(config, items):
     parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS"))  # a bad setting stops the run here
     expected = {}
@@ -133,11 +141,9 @@ def pytest_collection_modifyitems(config, items):
         if cid is None:
             continue
         try:
-            claim = registry.get_claim(cid)
+            registry.get_claim(cid)
         except LookupError as exc:  # a mistyped id is refused before anything runs
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
-        if claim.group and config.pluginmanager.hasplugin("xdist"):
-            item.add_marker(pytest.mark.xdist_group(claim.group))
         expected[item.nodeid] = cid
     config.stash[_STATE]["expected"] = expected
 

@@ -5,13 +5,15 @@ the run was executed.
 Each test builds a small paper-checks folder whose conftest is the real plugin followed by
 toy claims (so no theorem is trained), and runs pytest on it in a subprocess, as a user
 would: with ``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node
-id, ``-n 2``, or a real SIGINT.
+id, a worker of ``-n 2`` that dies, or a real SIGINT. (Serial against ``-n 2`` on equal
+values: tests/test_scaffold.py.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +41,11 @@ def _const(value):
 def _crash(seed):
     raise RuntimeError("the toy measurement crashed")
 
+def _dies(seed):
+    if os.environ.get("TOY_DIE"):
+        os._exit(3)  # the worker process dies mid-measurement
+    return Measurement({"err": 0.5})
+
 def _slow(seed):
     Path(os.environ["TOY_STARTED"]).write_text("started")
     time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
@@ -57,6 +64,7 @@ TOY = {c.id: c for c in (
     _claim("toy.thm.refuted", "toy:3", _const(3.0), **REFUTE),
     _claim("toy.thm.refuted_crash", "toy:4", _crash, **REFUTE),
     _claim("toy.thm.slow", "toy:5", _slow),
+    _claim("toy.thm.dies", "toy:6", _dies),
 )}
 _registered = registry.get_claim
 registry.get_claim = lambda cid: TOY[cid] if cid in TOY else _registered(cid)
@@ -84,19 +92,46 @@ def test_refuted_crash(evidence):
 @pytest.mark.claim("toy.thm.slow")
 def test_slow(evidence):
     evidence.assert_ok()
+
+@pytest.mark.claim("toy.thm.dies")
+def test_dies(evidence):
+    evidence.assert_ok()
 '''
+
+
+def _write_project(root: Path) -> Path:
+    """A user's paper repository: paper_checks/ with the plugin and the toy claims."""
+    checks = root / "paper_checks"
+    checks.mkdir(parents=True)
+    (checks / "conftest.py").write_text(PLUGIN.read_text() + "\n" + PRELUDE, encoding="utf-8")
+    (checks / "test_toy.py").write_text(TESTS, encoding="utf-8")
+    (root / "pytest.ini").write_text(
+        "[pytest]\naddopts = -p no:benchmark\nmarkers =\n    claim(id): claim\n    slow: slow\n",
+        encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """The toy repository after one complete serial run into rep/ (its output kept)."""
+    root = _write_project(tmp_path_factory.mktemp("reported") / "repo")
+    out = _pytest(root, "--report-dir", "rep")
+    (root / "started").unlink()
+    return root, out
 
 
 @pytest.fixture
 def project(tmp_path):
-    """A user's paper repository: paper_checks/ with the plugin and the toy claims."""
-    checks = tmp_path / "paper_checks"
-    checks.mkdir()
-    (checks / "conftest.py").write_text(PLUGIN.read_text() + "\n" + PRELUDE, encoding="utf-8")
-    (checks / "test_toy.py").write_text(TESTS, encoding="utf-8")
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nmarkers =\n    claim(id): claim\n    slow: slow\n", encoding="utf-8")
-    return tmp_path
+    """A fresh toy repository with no report yet."""
+    return _write_project(tmp_path / "repo")
+
+
+@pytest.fixture
+def with_report(reported, tmp_path):
+    """A copy of the repository holding the complete report, for a run that must keep it."""
+    root = tmp_path / "repo"
+    shutil.copytree(reported[0], root)
+    return root, (root / "rep" / "claims.json").read_text()
 
 
 def _env(project: Path, **extra) -> dict:
@@ -122,8 +157,8 @@ def _by_id(data) -> dict:
     return {c["id"]: c for c in data["claims"]}
 
 
-def test_a_complete_run_writes_a_marked_report_with_a_row_per_claim(project):
-    out = _pytest(project, "--report-dir", "rep")
+def test_a_complete_run_writes_a_marked_report_with_a_row_per_claim(reported):
+    project, out = reported
     assert out.returncode == 1, out.stdout + out.stderr  # test_bad fails; the run is complete
     rep = project / "rep"
     assert report.is_report(rep)
@@ -131,7 +166,7 @@ def test_a_complete_run_writes_a_marked_report_with_a_row_per_claim(project):
     assert data["provenance"]["complete"] is True and data["provenance"]["run"]["complete"] is True
     rows = _by_id(data)
     assert set(rows) == {"toy.thm.ok", "toy.thm.bad", "toy.thm.refuted", "toy.thm.refuted_crash",
-                         "toy.thm.slow"}
+                         "toy.thm.slow", "toy.thm.dies"}
     assert rows["toy.thm.ok"]["verdict"] == "pass" and rows["toy.thm.bad"]["verdict"] == "fail"
     assert all(r["expect"] in ("pass", "fail") for r in rows.values())
     # an expected refutation that is refuted passes its test and is shown as REFUTED
@@ -176,11 +211,9 @@ def test_report_dir_at_a_folder_of_the_users_is_refused_and_left_alone(project):
     assert not (project / "started").exists()
 
 
-@pytest.mark.parametrize("selection", [("-k", "ok"), ("-x",), ("paper_checks/test_toy.py::test_ok",),
-                                       ("--deselect", "paper_checks/test_toy.py::test_bad")])
-def test_a_selected_run_never_replaces_the_complete_report(project, selection):
-    _pytest(project, "--report-dir", "rep")
-    complete = (project / "rep" / "claims.json").read_text()
+@pytest.mark.parametrize("selection", [("-k", "ok"), ("-x",), ("paper_checks/test_toy.py::test_ok",)])
+def test_a_selected_run_never_replaces_the_complete_report(with_report, selection):
+    project, complete = with_report
     out = _pytest(project, "--report-dir", "rep", *selection)
     assert (project / "rep" / "claims.json").read_text() == complete
     partial = report.partial_path(project / "rep")
@@ -194,10 +227,8 @@ def test_a_selected_run_never_replaces_the_complete_report(project, selection):
         assert never, data["claims"]
 
 
-def test_a_real_sigint_keeps_the_complete_report_and_leaves_no_temporary_folder(project):
-    _pytest(project, "--report-dir", "rep")
-    complete = (project / "rep" / "claims.json").read_text()
-    (project / "started").unlink()
+def test_a_real_sigint_keeps_the_complete_report_and_leaves_no_temporary_folder(with_report):
+    project, complete = with_report
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "paper_checks", "-p", "no:cacheprovider",
                              "--report-dir", "rep"], cwd=project,
                             env=_env(project, TOY_SLEEP=str(SIGINT_WAIT_S)),
@@ -234,12 +265,14 @@ def test_stale_staging_and_set_aside_reports_are_cleaned_only_when_marked(tmp_pa
     assert not aside.exists()
 
 
-def test_parallel_and_serial_runs_give_identical_rows(project):
-    _pytest(project, "--report-dir", "serial")
-    out = _pytest(project, "--report-dir", "parallel", "-n", "2")
-    serial, parallel = _by_id(_claims(project / "serial")), _by_id(_claims(project / "parallel"))
-    assert set(serial) == set(parallel), out.stdout + out.stderr
-    for cid in serial:
-        for key in ("verdict", "measured", "per_seed", "expect"):
-            assert serial[cid][key] == parallel[cid][key], (cid, key)
-    assert _claims(project / "parallel")["provenance"]["run"]["execution"]["workers"] == 2
+def test_a_worker_that_dies_gives_an_error_row_and_never_replaces_the_complete_report(with_report):
+    project, complete = with_report
+    out = _pytest(project, "--report-dir", "rep", "-n", "2", TOY_DIE="1")
+    assert out.returncode != 0
+    assert (project / "rep" / "claims.json").read_text() == complete
+    data = _claims(report.partial_path(project / "rep"))
+    rows = _by_id(data)
+    assert rows["toy.thm.dies"]["verdict"] == "error" and "died" in rows["toy.thm.dies"]["error"]
+    assert rows["toy.thm.ok"]["verdict"] == "pass"  # the other worker's and later claims stay
+    assert any("worker died" in why for why in data["provenance"]["run"]["incomplete_because"])
+    assert data["provenance"]["run"]["execution"]["workers"] == 2

@@ -182,9 +182,6 @@ class Claim:
     expect_reason : str
         Required with ``expect="fail"``: why the statement is expected to be refuted (a
         finding, stated without measured numbers; those are in the evidence).
-    group : str, optional
-        Claims that share expensive state (e.g. the same trained runs) name one group; a
-        parallel run (``-n``) keeps a group's claims in one worker so that state is built once.
     """
 
     id: str
@@ -200,7 +197,6 @@ class Claim:
     budget_s: float = 1.0
     expect: str = "pass"
     expect_reason: str = ""
-    group: str | None = None
     figure: Callable[["Evidence", Any], list] | None = None  # (evidence, folder) -> PNG paths
 
     def __post_init__(self):

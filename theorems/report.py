@@ -62,7 +62,7 @@ def evidence_record(ev: Evidence) -> dict:
     return {
         "id": c.id, "spec": c.spec, "paper": c.paper, "reference": c.reference,
         "statement": c.statement, "kind": c.kind, "expect": c.expect,
-        "expect_reason": c.expect_reason, "group": c.group,
+        "expect_reason": c.expect_reason,
         "measured": {k: _num(v) for k, v in ev.measured.items()},
         "required": ev.required,
         "why": {t.statistic: t.why for t in c.criteria},
@@ -87,7 +87,7 @@ def error_record(claim, claim_id: str, nodeid: str, error: str) -> dict:
         "id": claim_id, "spec": get("spec", "?"), "paper": get("paper", "?"),
         "reference": get("reference", "?"), "statement": get("statement", ""),
         "kind": get("kind", "?"), "expect": get("expect", "pass"),
-        "expect_reason": get("expect_reason", ""), "group": get("group", None),
+        "expect_reason": get("expect_reason", ""),
         "measured": {}, "required": {}, "why": {}, "criteria": [], "verdict": "error",
         "statistic": get("statistic", ""), "seeds": [], "per_seed": [], "note": "",
         "figures": [], "reproduce": f"pytest '{nodeid}'", "seconds": 0.0,

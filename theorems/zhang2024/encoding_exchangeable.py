@@ -47,7 +47,6 @@ PAPER = "Zhang et al. 2024 (arXiv 2406.03707), as formalised in the spec"
 # that one seed's value carries
 SEEDS = (0, 1, 2)
 STATISTIC = "median"
-GROUP = "zhang2024.runs.exchangeable"  # the claims share the bb, ng, ng_nll and eg runs
 TAG = "[EMP, proposed thresholds]"
 NAMES = {"bb": ("E[p]", "E[p^2]", "E[p^3]", "E[p^4]"),
          "ng": ("E[ln tau]", "E[tau]", "E[tau mu]", "E[tau mu^2]"),
@@ -481,7 +480,7 @@ class ExchangeableEncoding(Theorem):
         pid = self.id
         return (
             Claim(id=f"{pid}.beta_bernoulli", spec="embeddings_embed:11", paper=PAPER,
-                  reference="spec 3.3, claim 11", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP, budget_s=25.0,
+                  reference="spec 3.3, claim 11", kind="simulation", seeds=SEEDS, statistic=STATISTIC, budget_s=25.0,
                   measure=measure_bb, figure=overlay_figure("claim11_bb_moments",
                                                             "Beta-Bernoulli: probe vs posterior moments"),
                   statement=f"{TAG} Beta-Bernoulli, ID, last position (n = 32), ridge probe: "
@@ -498,7 +497,7 @@ class ExchangeableEncoding(Theorem):
                       "k alone, and a random network's last-position embedding already holds "
                       "smooth functions of a token average (spec embeddings_embed 6.2)")),
             Claim(id=f"{pid}.normal_gamma", spec="embeddings_embed:12", paper=PAPER,
-                  reference="spec 3.3, claim 12, Remark S", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
+                  reference="spec 3.3, claim 12, Remark S", kind="simulation", seeds=SEEDS, statistic=STATISTIC,
                   budget_s=60.0, measure=measure_ng,
                   figure=overlay_figure("claim12_ng", "Normal-Gamma: (x-bar, s) and moments, "
                                         "MSE- and NLL-trained"),
@@ -514,7 +513,7 @@ class ExchangeableEncoding(Theorem):
                                       why="spec claim 12"),
                             Threshold("nll_mlp_min_r2", 0.85, upper=False, why="spec claim 12 (MLP)"))),
             Claim(id=f"{pid}.gamma_exponential", spec="embeddings_embed:13", paper=PAPER,
-                  reference="spec 2.1(c), claim 13", kind="simulation", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
+                  reference="spec 2.1(c), claim 13", kind="simulation", seeds=SEEDS, statistic=STATISTIC,
                   budget_s=25.0, measure=measure_eg,
                   figure=overlay_figure("claim13_eg", "Gamma-Exponential: probe vs log moments"),
                   statement=f"{TAG} Gamma-Exponential, ID, MSE training: a ridge probe on log "
@@ -522,7 +521,7 @@ class ExchangeableEncoding(Theorem):
                   "heavy-tailed; their Spearman correlations are reported).",
                   criteria=(Threshold("min_r2_log_moments", 0.9, upper=False, why="spec claim 13"),)),
             Claim(id=f"{pid}.out_of_distribution", spec="embeddings_embed:14", paper=PAPER,
-                  reference="spec 3.3 (OOD), claim 14, 5.9", kind="control", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
+                  reference="spec 3.3 (OOD), claim 14, 5.9", kind="control", seeds=SEEDS, statistic=STATISTIC,
                   budget_s=15.0, measure=measure_ood,
                   figure=overlay_figure("claim14_ood", "first moment / statistic, ID and OOD"),
                   statement=f"{TAG} Frozen ID-trained transformers, probe refit on OOD "
@@ -538,7 +537,7 @@ class ExchangeableEncoding(Theorem):
                       "not a control for token-average statistics (spec embeddings_embed 6.2)")),
             Claim(id=f"{pid}.no_memorisation", spec="embeddings_embed:15", paper=PAPER,
                   reference="spec 3.3 (memorisation), claims 9 and 15, 5.10", kind="control",
-                  seeds=SEEDS, statistic=STATISTIC, group=GROUP, budget_s=40.0,
+                  seeds=SEEDS, statistic=STATISTIC, budget_s=40.0,
                   measure=measure_memorisation,
                   figure=overlay_figure("claim15_memorisation",
                                         "Normal-Gamma: probing tokens x_1..x_10 (last position)"),
@@ -557,7 +556,7 @@ class ExchangeableEncoding(Theorem):
                       "beyond x-bar: the residual correlation exceeds 0.2 on the median seed, the "
                       "first positions taking extra attention")),
             Claim(id=f"{pid}.beats_random_init", spec="embeddings_embed:16", paper=PAPER,
-                  reference="spec claim 16, Remark S", kind="control", seeds=SEEDS, statistic=STATISTIC, group=GROUP,
+                  reference="spec claim 16, Remark S", kind="control", seeds=SEEDS, statistic=STATISTIC,
                   budget_s=5.0, measure=measure_random_init,
                   statement=f"{TAG} Probe MSE on the four posterior moments (mean, in units of "
                   "each target's variance) is at most 0.5x the random-init control's, judged "

@@ -317,8 +317,8 @@ class HMMEncoding(Theorem):
         pid = self.id
         return (
             Claim(id=f"{pid}.belief_state", spec="embeddings_embed:20", paper=PAPER,
-                  reference="spec 3.4, claim 20", kind="simulation", seeds=SEEDS, statistic=STATISTIC,
-                  group="zhang2024.runs.hmm", budget_s=45.0,
+                  reference="spec 3.4, claim 20", kind="simulation", seeds=SEEDS,
+                  statistic=STATISTIC, budget_s=45.0,
                   measure=measure_hmm_belief,
                   statement=f"{TAG} HMM (K 4, V 32, emissions Dirichlet(0.05), T 32): a linear "
                   "softmax probe from the last-position embedding to the exact belief state "
@@ -334,8 +334,8 @@ class HMMEncoding(Theorem):
                                 "a certified separator has a positive margin; 0 is recorded "
                                 "when there is none or the solver cannot certify one")))),
             Claim(id=f"{pid}.position_matching", spec="embeddings_embed:21", paper=PAPER,
-                  reference="spec 3.4, claim 21", kind="simulation", seeds=SEEDS, statistic=STATISTIC,
-                  group="zhang2024.runs.hmm", budget_s=5.0,
+                  reference="spec 3.4, claim 21", kind="simulation", seeds=SEEDS,
+                  statistic=STATISTIC, budget_s=5.0,
                   measure=measure_hmm_matching,
                   statement=f"{TAG} Each embedding's probe reaches lower KL on the belief target "
                   "matching its information set than on the mismatched one, and from the "
@@ -349,8 +349,8 @@ class HMMEncoding(Theorem):
                                       why=("spec claim 21: at least as high; a paired "
                                            "one-sided 1% test on 1,000 test rows")))),
             Claim(id=f"{pid}.true_state_bound", spec="embeddings_embed:22", paper=PAPER,
-                  reference="spec claim 22", kind="control", seeds=SEEDS, statistic=STATISTIC,
-                  group="zhang2024.runs.hmm", budget_s=5.0,
+                  reference="spec claim 22", kind="control", seeds=SEEDS,
+                  statistic=STATISTIC, budget_s=5.0,
                   measure=measure_hmm_true_state, figure=hmm_figure,
                   statement="[EXACT bound, EMP probe] A probe of the true hidden state z_T from "
                   "the embedding does not beat the Bayes accuracy E[max_z b_T(z)]: the paired "
@@ -496,7 +496,7 @@ class HypothesisEncoding(Theorem):
         return (Claim(
             id=f"{self.id}.posterior_probe", spec="embeddings_embed:24", paper=PAPER,
             reference="spec 3.5, claim 24, 5 items 2, 3, 5", kind="simulation", seeds=SEEDS,
-            statistic=STATISTIC, group="zhang2024.runs.rect",
+            statistic=STATISTIC,
             budget_s=50.0, measure=measure_hypotheses, figure=rect_figure,
             statement=f"{TAG} Easy rectangle game, T = 8 (mean max posterior in [0.3, 0.8]), "
             "points fed as grid-cell tokens under cross-entropy (the likelihood variant of "
@@ -671,7 +671,7 @@ class TopicEncoding(Theorem):
         return (Claim(
             id=f"{self.id}.mixture_probe", spec="embeddings_embed:26", paper=PAPER,
             reference="spec 2.4, 3.6, claim 26, 5 item 6", kind="simulation", seeds=SEEDS,
-            statistic=STATISTIC, group="zhang2024.runs.lda",
+            statistic=STATISTIC,
             budget_s=70.0, measure=measure_topics, figure=topic_figure,
             statement=f"{TAG} Synthetic LDA (K 5, V 100, T 32): a linear softmax probe from the "
             "last-position embedding to the true theta_d reaches dominant-topic accuracy >= 0.6 "
