@@ -49,3 +49,22 @@ def test_a_trained_claim_has_one_verdict_at_one_and_two_threads(monkeypatch):
         assert a.details["final_train_loss"] == b.details["final_train_loss"], seed
         for stat, v in a.values.items():
             assert abs(v - b.values[stat]) <= PROBE_ROUNDING, (seed, stat, v, b.values[stat])
+
+
+def test_workers_share_a_trained_network_through_the_run_folder(monkeypatch, tmp_path):
+    """Under ``pytest -n`` the second process to need a run loads the first one's weights:
+    the same tensors, so the same embeddings, without training again."""
+    scale = dataclasses.replace(TINY, name="tiny-shared")
+    monkeypatch.setenv(_runs.SHARE_ENV, str(tmp_path))
+    trained = _runs._run.__wrapped__("eg", 0, scale)  # as in the first worker (no memo)
+    stored = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert len(stored) == 1 and stored[0].startswith("eg-0-")
+    loaded = _runs._run.__wrapped__("eg", 0, scale)  # as in the second worker
+    assert loaded.final_loss == trained.final_loss
+    for (name, a), (_, b) in zip(trained.model.state_dict().items(),
+                                 loaded.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert (trained.embedding() == loaded.embedding()).all()
+    other = _runs._run.__wrapped__("eg", 1, scale)  # another seed is another network
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    assert not torch.equal(other.model.head.weight, trained.model.head.weight)
