@@ -56,6 +56,8 @@ from sim.train import (
 
 LOSSES = ("logistic", "exponential", "cross_entropy")
 METHODS = ("gd", "ngd", "momentum", "adam")
+# What squares X: the smoothness constant ||Z||^2 / n and the step sizes 1 / R^2.
+_SCALE_WHAT = "its squared norms (the smoothness constant and the step sizes 1/R^2)"
 
 
 class BinaryMargins:
@@ -65,6 +67,7 @@ class BinaryMargins:
         X = errors.as_matrix("X", X)
         y = errors.binary_labels("y", y, X.shape[0])
         errors.nonzero_rows("X", X)
+        errors.check_scale("X", X, what=_SCALE_WHAT)
         self.Z = torch.from_numpy(y[:, None] * X)  # (n, d)
         self.ZT = self.Z.T.contiguous()  # (d, n)
         self.n, self.n_params = self.Z.shape
@@ -93,6 +96,7 @@ class MulticlassMargins:
         X = errors.as_matrix("X", X)
         y = errors.class_labels("y", y, X.shape[0], n_classes)
         errors.nonzero_rows("X", X)
+        errors.check_scale("X", X, what=_SCALE_WHAT)
         self.X = torch.from_numpy(X)  # (n, d)
         self.y = torch.from_numpy(y)
         self.k = int(n_classes)
@@ -183,7 +187,8 @@ class Trajectory:
 
     @property
     def direction(self) -> np.ndarray:
-        return self.u / np.linalg.norm(self.u)
+        """u / ||u||; an InputError while u is still the zero vector (no direction yet)."""
+        return errors.unit("u", self.u)
 
 
 def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | None = None,
@@ -212,21 +217,29 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}; got {method!r}")
+    callbacks = errors.functions("callbacks", callbacks)
     model = _model(X, y, loss, n_classes)
     p = model.n_params
-    u = torch.zeros(p, dtype=torch.float64) if init is None else torch.from_numpy(
-        errors.as_vector("init", init, length=p).copy())
+    if init is None:
+        u = torch.zeros(p, dtype=torch.float64)
+    else:
+        init = errors.as_vector("init", init, length=p)
+        errors.check_scale("init", init, what="its squared norm")
+        u = torch.from_numpy(init.copy())
     ref = None
     if reference is not None:
-        ref = errors.as_vector("reference", reference, length=p)
-        if not np.linalg.norm(ref) > 0:
-            raise InputError("reference is the zero vector; it has no direction")
-        ref = torch.from_numpy(ref / np.linalg.norm(ref))
+        ref = torch.from_numpy(errors.unit("reference", errors.as_vector("reference", reference, length=p)))
     if tol is not None:
         if ref is None:
             raise InputError("tol stops on 1 - cos to a reference; pass reference as well")
         errors.positive_float("tol", tol)
-    lr = _default_lr(method, loss, model) if lr is None else errors.positive_float("lr", lr)
+    if lr is None:
+        lr = _default_lr(method, loss, model)
+        if not 0 < lr < math.inf:
+            raise InputError(f"the default step size for method={method!r} is {lr!r} for this X; "
+                             "rescale X or pass lr")
+    else:
+        lr = errors.positive_float("lr", lr)
     step = _stepper(method, loss, model, u, lr, adam_betas, adam_eps)
     log_n = math.log(model.n)
 
@@ -300,11 +313,19 @@ def fit_inverse_angle(history: History, t_min: int, t_max: int) -> dict:
     theta_t is the angle to the reference, from the recorded ``one_minus_cos``. Returns the
     slope, intercept, R^2 and the number of points used.
     """
+    errors.instance("history", history, History)
+    if not errors.positive_float("t_min", t_min) < errors.positive_float("t_max", t_max):
+        raise InputError(f"the fit window [t_min, t_max] = [{t_min}, {t_max}] is empty or a point; "
+                         "t_min must be below t_max")
     t = np.asarray(history.steps, dtype=np.float64)
     keep = (t >= t_min) & (t <= t_max)
     if keep.sum() < 3:
         raise InputError(f"fewer than 3 checkpoints in [{t_min}, {t_max}]; run longer")
     theta = 2.0 * np.arcsin(np.sqrt(history.column("one_minus_cos")[keep] / 2.0))
+    if not (theta > 0).all():
+        i = int(np.flatnonzero(~(theta > 0))[0])
+        raise InputError(f"the angle to the reference is {float(theta[i])!r} at step {int(t[keep][i])}: "
+                         "1/theta is undefined; fit a window that ends before exact alignment")
     x, z = np.log(t[keep]), 1.0 / theta
     a, c = np.polyfit(x, z, 1)
     resid = z - (a * x + c)

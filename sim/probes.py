@@ -28,11 +28,20 @@ from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
+from sim import errors
 from sim.errors import InputError, as_matrix, positive_int
 
-__all__ = ["ALPHAS", "ProbeResult", "Split", "mlp_probe", "ridge_probe", "softmax_probe", "split"]
+__all__ = ["ALPHAS", "MIN_PART", "ProbeResult", "SIMPLEX_TOL", "Split", "mlp_probe", "ridge_probe",
+           "softmax_probe", "split"]
 
 ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 1e2)  # ridge / softmax penalties tried on validation
+# Rows each part of a split needs: standardising on train needs a spread, and R^2 (and any
+# score worth choosing or reporting on) is undefined on a single validation or test row.
+MIN_PART = 2
+# |row sum - 1| allowed for target distributions (float64 normalisation is exact to ~1e-15).
+SIMPLEX_TOL = 1e-9
+# MLPRegressor's random_state must lie in [0, 2^32 - 1].
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -44,9 +53,23 @@ class Split:
     test: np.ndarray
 
     def check(self, n: int) -> None:
-        parts = [np.asarray(p) for p in (self.train, self.val, self.test)]
+        """Raise unless the parts are disjoint 1-D integer index arrays into [0, n), each with
+        at least MIN_PART rows."""
+        n = errors.count("n", n, minimum=0)
+        parts = []
+        for name, p in (("train", self.train), ("val", self.val), ("test", self.test)):
+            arr = np.asarray(p)
+            if arr.ndim != 1:
+                raise InputError(f"split.{name} must be a 1-D array of row indices; got shape {arr.shape}")
+            if arr.size and not np.issubdtype(arr.dtype, np.integer):
+                raise errors.InputTypeError(f"split.{name} must hold integer row indices; got dtype {arr.dtype}")
+            parts.append(arr)
         if any(p.size == 0 for p in parts):
             raise InputError("train, validation and test splits must all be non-empty")
+        for name, p in zip(("train", "val", "test"), parts):
+            if p.size < MIN_PART:
+                raise InputError(f"split.{name} has {p.size} row; each part needs at least {MIN_PART} "
+                                 "(R^2 and standardisation are undefined on one row)")
         allidx = np.concatenate(parts)
         if allidx.min() < 0 or allidx.max() >= n:
             raise InputError(f"split indices must lie in [0, {n})")
@@ -57,8 +80,11 @@ class Split:
 def split(n: int, n_val: int, n_test: int) -> Split:
     """The first n - n_val - n_test rows train, the next n_val validate, the last n_test test
     (the spec's protocol: transformer data first, then probe-train, then probe-test)."""
-    if min(n_val, n_test) < 1 or n - n_val - n_test < 1:
-        raise InputError(f"cannot split {n} rows into train, {n_val} validation and {n_test} test")
+    n = errors.count("n", n)
+    n_val, n_test = errors.count("n_val", n_val), errors.count("n_test", n_test)
+    if min(n_val, n_test, n - n_val - n_test) < MIN_PART:
+        raise InputError(f"cannot split {n} rows into train, {n_val} validation and {n_test} test "
+                         f"(each part needs at least {MIN_PART} rows)")
     idx = np.arange(n)
     return Split(idx[: n - n_val - n_test], idx[n - n_val - n_test: n - n_test], idx[n - n_test:])
 
@@ -74,29 +100,54 @@ class ProbeResult:
     predictions: np.ndarray | None = None  # on the test split, float64
 
 
-def _inputs(H, Y, sp: Split, target_name: str = "targets"):
-    H = as_matrix("embeddings", H, min_rows=3)
-    Y = np.asarray(Y, dtype=np.float64)
+def _inputs(H, Y, sp: Split, target_name: str = "targets", *, r2: bool = True):
+    """Validated (H, Y): finite real arrays whose columns can be standardised (squared), a
+    valid split; with ``r2`` (scored by R^2) no target column may be constant on the
+    validation or test rows, where R^2 is undefined."""
+    H = as_matrix("embeddings", H, min_rows=3 * MIN_PART)
+    errors.check_scale("embeddings", H, axis=0, what="their squares (to standardise each column)")
+    Y = errors.as_array(target_name, Y, finite=False)
     if Y.ndim == 1:
         Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != H.shape[0]:
+    if Y.ndim != 2 or Y.shape[0] != H.shape[0] or Y.shape[1] == 0:
         raise InputError(f"{target_name} must have one row per embedding ({H.shape[0]}); got shape {Y.shape}")
     if not np.all(np.isfinite(Y)):
         raise InputError(f"{target_name} hold NaN or infinite entries")
-    if not isinstance(sp, Split):
-        raise InputError(f"split must be a Split; got {type(sp).__name__}")
+    errors.instance("split", sp, Split)
     sp.check(H.shape[0])
+    if not np.ptp(H[sp.train], axis=0).any():
+        raise InputError(f"embeddings are constant on the train split (every column; the first row is "
+                         f"{np.array2string(H[sp.train[0]][:4], precision=3)}...): a probe has nothing to "
+                         "read; an offset far above the spread (e.g. 1e30 + x) rounds the spread away")
+    if r2:
+        errors.check_scale(target_name, Y, axis=0, what="their squares (R^2 and standardising)")
+        for part in ("val", "test"):
+            idx = getattr(sp, part)
+            flat = np.ptp(Y[idx], axis=0) == 0
+            if flat.any():
+                j = int(np.flatnonzero(flat)[0])
+                raise InputError(f"{target_name} column {j} is constant on the {part} split "
+                                 f"({Y[idx[0], j]!r}): R^2 is undefined there")
     return H, Y
 
 
-def _penalties(alphas) -> list[float]:
+def _penalties(alphas, name: str = "alphas") -> list[float]:
     """The penalties to try, as floats: a non-empty sequence of positive finite numbers."""
-    try:
-        out = [float(a) for a in alphas]
-    except (TypeError, ValueError):
-        raise InputError(f"alphas must be a sequence of numbers; got {alphas!r}") from None
-    if not out or not all(np.isfinite(a) and a > 0 for a in out):
-        raise InputError(f"alphas must be a non-empty sequence of positive finite penalties; got {alphas!r}")
+    if isinstance(alphas, (str, bytes)) or not hasattr(alphas, "__iter__"):
+        raise errors.InputTypeError(f"{name} must be a sequence of numbers; got {alphas!r}")
+    out = [errors.positive_float(f"{name}[{i}]", a) for i, a in enumerate(alphas)]
+    if not out:
+        raise InputError(f"{name} must be a non-empty sequence of positive finite penalties; got {alphas!r}")
+    return out
+
+
+def _sizes(hidden) -> list[int]:
+    """The hidden-layer widths to try: a non-empty sequence of positive integers."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise errors.InputTypeError(f"hidden must be a sequence of layer widths; got {hidden!r}")
+    out = [errors.positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden)]
+    if not out:
+        raise InputError("hidden must be a non-empty sequence of layer widths; got an empty one")
     return out
 
 
@@ -127,14 +178,18 @@ def mlp_probe(H, Y, sp: Split, *, hidden=(64, 256), alphas=(1e-4, 1e-2), seed: i
     (scikit-learn's ``n_iter_no_change``); reaching ``max_iter`` first is a
     ``ConvergenceWarning``, which the test configuration turns into an error."""
     H, Y = _inputs(H, Y, sp)
+    hidden, penalties = _sizes(hidden), _penalties(alphas)
+    seed = errors.count("seed", seed, minimum=0, maximum=MAX_SEED)
+    max_iter, patience = positive_int("max_iter", max_iter), positive_int("patience", patience)
+    tol = errors.nonnegative_float("tol", tol)
     xs = StandardScaler().fit(H[sp.train])
     ys = StandardScaler().fit(Y[sp.train])
     Z, T = xs.transform(H), ys.transform(Y)
     best = None
     for h in hidden:
-        for a in _penalties(alphas):
+        for a in penalties:
             m = MLPRegressor(hidden_layer_sizes=(int(h),), alpha=a, max_iter=max_iter,
-                             random_state=seed, n_iter_no_change=positive_int("patience", patience),
+                             random_state=seed, n_iter_no_change=patience,
                              tol=float(tol))
             m.fit(Z[sp.train], T[sp.train] if T.shape[1] > 1 else T[sp.train, 0])
             pv = ys.inverse_transform(m.predict(Z[sp.val]).reshape(len(sp.val), -1))
@@ -196,9 +251,9 @@ def softmax_probe(H, P, sp: Split, *, alphas=ALPHAS, maxiter: int = 5000) -> Pro
     ``maxiter`` caps L-BFGS's iterations per penalty (the 784-way hypothesis posterior costs
     about 0.1 s per iteration); the iterations used are reported in ``choice``."""
     maxiter = positive_int("maxiter", maxiter)
-    H, P = _inputs(H, P, sp, "target distributions")
-    if (P < 0).any() or np.abs(P.sum(1) - 1).max() > 1e-9:
-        raise InputError("target distributions must be non-negative rows summing to 1 (tolerance 1e-9)")
+    H, P = _inputs(H, P, sp, "target distributions", r2=False)
+    if (P < 0).any() or np.abs(P.sum(1) - 1).max() > SIMPLEX_TOL:
+        raise InputError(f"target distributions must be non-negative rows summing to 1 (tolerance {SIMPLEX_TOL:g})")
     if P.shape[1] < 2:
         raise InputError("target distributions need at least 2 outcomes")
     scaler = StandardScaler().fit(H[sp.train])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sim.errors import InputError
+from sim.errors import InputError, count
 
 STREAMS = ("data", "init", "batches", "noise")
 
@@ -41,9 +41,7 @@ class Streams:
 
 def streams(seed: int) -> Streams:
     """Derive the named independent generators from a non-negative integer ``seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer; got {seed!r}")
-    seed = int(seed)
+    seed = count("seed", seed, minimum=0, maximum=None)
     gens = {
         name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
         for i, name in enumerate(STREAMS)

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Mapping, Protocol
 import numpy as np
 import torch
 
+from sim import errors
 from sim.errors import InputError, positive_float, positive_int
 
 OPTIMIZERS = ("gd", "adam")
@@ -51,8 +52,8 @@ class TrainConfig:
     def __post_init__(self):
         positive_int("steps", self.steps)
         positive_int("checkpoints_per_decade", self.checkpoints_per_decade)
-        for t in self.extra_checkpoints:
-            if not (isinstance(t, (int, np.integer)) and 0 <= t <= self.steps):
+        for t in errors.sequence("extra_checkpoints", self.extra_checkpoints):
+            if isinstance(t, (bool, np.bool_)) or not (isinstance(t, (int, np.integer)) and 0 <= t <= self.steps):
                 raise InputError(f"extra checkpoint {t!r} is not a step in [0, {self.steps}]")
 
     def checkpoints(self) -> np.ndarray:
@@ -76,12 +77,12 @@ class OptimConfig:
         if self.name not in OPTIMIZERS:
             raise InputError(f"optimizer must be one of {OPTIMIZERS}; got {self.name!r}")
         positive_float("lr", self.lr)
-        if len(tuple(self.betas)) != 2:
+        betas = errors.sequence("betas", self.betas)
+        if len(betas) != 2:
             raise InputError(f"Adam betas must be a pair (beta1, beta2); got {self.betas!r}")
-        if not (0 <= self.betas[0] < 1 and 0 <= self.betas[1] < 1):
-            raise InputError(f"Adam betas must be in [0, 1); got {self.betas}")
-        if not (self.eps >= 0 and math.isfinite(self.eps)):
-            raise InputError(f"eps must be finite and >= 0; got {self.eps!r}")
+        for i, b in enumerate(betas):
+            errors.in_interval(f"betas[{i}]", b, 0.0, 1.0, high_open=True, label="Adam betas")
+        errors.nonnegative_float("eps", self.eps)
 
 
 def optimizer_step(params, config: OptimConfig, *, grad_fn=None,
@@ -93,11 +94,17 @@ def optimizer_step(params, config: OptimConfig, *, grad_fn=None,
     give exactly one. ``gd``: p -= lr * g. ``adam``: the bias-corrected Adam update
     p -= lr * m_hat / (sqrt(v_hat) + eps), with eps = 0 allowed (the l_inf-biased limit).
     """
-    params = list(params)
+    errors.instance("config", config, OptimConfig)
+    params = list(errors.sequence("params", params))
     if not params:
         raise InputError("no parameters to optimise")
+    for i, p in enumerate(params):
+        if not (isinstance(p, torch.Tensor) and p.dtype.is_floating_point):
+            raise errors.InputTypeError(f"params[{i}] must be a floating-point torch.Tensor; got "
+                                        f"{type(p).__name__}{'' if not isinstance(p, torch.Tensor) else ' of dtype ' + str(p.dtype)}")
     if (grad_fn is None) == (loss_fn is None):
         raise InputError("give exactly one of grad_fn or loss_fn")
+    errors.function("grad_fn" if grad_fn is not None else "loss_fn", grad_fn if grad_fn is not None else loss_fn)
     if grad_fn is None:
         def grad_fn():
             return torch.autograd.grad(loss_fn(), params)
@@ -151,16 +158,23 @@ class History:
     @property
     def last(self) -> dict:
         """The final record."""
+        if not self.records:
+            raise InputError("the history has no records yet")
         return self.records[-1]
 
     @property
     def last_step(self) -> int:
         """The step of the final record."""
+        if not self.steps:
+            raise InputError("the history has no records yet")
         return self.steps[-1]
 
 
 def stop_when(name: str, threshold: float, *, below: bool = True) -> Callback:
     """A callback that stops once record[name] is <= threshold (or >= with below=False)."""
+    if not isinstance(name, str):
+        raise errors.InputTypeError(f"name must be the str key of a recorded quantity; got {type(name).__name__}")
+    threshold = errors.finite_float("threshold", threshold)
 
     def callback(step: int, record: Mapping[str, float]) -> str | None:
         value = record[name]
@@ -182,7 +196,10 @@ def train(
     return a dict of floats; a non-finite value stops the run (reason recorded), because a
     trajectory that has overflowed can only mislead the statistics computed from it.
     """
-    callbacks = tuple(callbacks)
+    errors.function("step", step)
+    errors.instance("config", config, TrainConfig)
+    errors.function("observe", observe)
+    callbacks = errors.functions("callbacks", callbacks)
     marks = config.checkpoints()
     history = History()
     start = time.perf_counter()
@@ -191,6 +208,9 @@ def train(
 
     def record(t: int) -> str | None:
         rec = observe(t)
+        if not isinstance(rec, Mapping):
+            raise errors.InputTypeError(f"observe must return a dict of recorded quantities; got "
+                                        f"{type(rec).__name__} at step {t}")
         history.steps.append(t)
         history.records.append(rec)
         if verbose and (time.perf_counter() - last_log[0] >= PROGRESS_EVERY_S or t == config.steps):

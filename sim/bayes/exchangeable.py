@@ -21,6 +21,10 @@ Conventions shared by every method:
   otherwise :class:`sim.errors.InputError` names the offending entry.
 * ``sufficient_statistic`` needs n >= 1 (k/n and xbar are undefined for n = 0). The NG
   unbiased standard deviation ``s`` is NaN for n = 1 (the only NaN any method returns).
+* Observations or hyperparameters so large (or small) that a posterior parameter, a moment,
+  a log-predictive or a draw would overflow float64 are an :class:`InputError` naming the
+  argument; the Student-t and Lomax log-predictives are evaluated in log space where the
+  direct formula overflows, so they stay finite wherever the answer is.
 * Every random draw goes through the ``numpy.random.Generator`` passed in.
 """
 
@@ -32,6 +36,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import special, stats
 
+from sim import errors
 from sim.errors import InputError, check_finite, positive_float, positive_int
 
 __all__ = ["BetaBernoulli", "GammaExponential", "NormalGamma"]
@@ -39,24 +44,11 @@ __all__ = ["BetaBernoulli", "GammaExponential", "NormalGamma"]
 
 # --- validation helpers -------------------------------------------------------------------
 
-def _finite_float(name: str, value) -> float:
-    """Return ``value`` as a finite float (any sign), or raise."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise InputError(f"{name} must be a finite real number; got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a finite real number; got {value!r}") from None
-    if not np.isfinite(v):
-        raise InputError(f"{name} must be a finite real number; got {value!r}")
-    return v
+_finite_float = errors.finite_float
 
 
 def _as_array(name: str, value) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric array; got {type(value).__name__}: {exc}") from None
+    return errors.as_array(name, value, finite=False)
 
 
 def _as_sequences(name: str, value) -> np.ndarray:
@@ -104,15 +96,17 @@ def _first_bad(name: str, arr: np.ndarray, bad: np.ndarray, what: str) -> None:
 
 
 def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise InputError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
+    return errors.generator("rng", rng)
 
 
 def _check_length(length) -> int:
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-        raise InputError(f"length must be a non-negative integer; got {length!r}")
-    return int(length)
+    return errors.count("length", length, minimum=0)
+
+
+def _quiet():
+    """Silence float64 over/underflow warnings around a closed form whose results are then
+    checked (an overflow becomes an InputError naming the argument, not a warning)."""
+    return np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore")
 
 
 # --- shared machinery ---------------------------------------------------------------------
@@ -140,20 +134,53 @@ class _Conjugate:
         """The spec's out-of-distribution preset (§2.1)."""
         return cls.OOD
 
+    def _finite(self, what: str, name: str, arrays) -> None:
+        """Raise if a computed quantity overflowed: the inputs are too large for float64."""
+        for a in arrays:
+            if not np.all(np.isfinite(a)):
+                raise InputError(f"{what} overflows float64 for this {name} under {self!r}: "
+                                 f"rescale {name} (or the hyperparameters)")
+
+    def _checked_post(self, name: str, xs: np.ndarray, post=None):
+        """The posterior parameters of ``xs`` (or ``post`` as given), refused where they
+        (or, for Beta-Bernoulli, a_n + b_n) overflow."""
+        with _quiet():
+            post = self._post(xs) if post is None else post
+            extra = self._overflow_terms(post)
+        self._finite("the posterior", name, (*post, *extra))
+        return post
+
+    def _overflow_terms(self, post) -> tuple:
+        return ()
+
+    def _checked_log_pred(self, name: str, post, y) -> np.ndarray:
+        """log p(y | post); every model's predictive is positive on its whole support, so a
+        non-finite value can only be an overflow, and is refused."""
+        with _quiet():
+            out = self._log_pred(post, y)
+        self._finite("the log-predictive", name, (out,))
+        return out
+
     def posterior(self, x) -> dict[str, np.ndarray]:
         """Posterior parameters after each sequence, each (S,)."""
-        return dict(zip(self._POST_NAMES, self._post(self._seq("x", x))))
+        return dict(zip(self._POST_NAMES, self._checked_post("x", self._seq("x", x))))
 
     def moments(self, x) -> np.ndarray:
         """The spec's four posterior "moments" probe targets, (S, 4)."""
-        return self._moments(self._post(self._seq("x", x)))
+        post = self._checked_post("x", self._seq("x", x))
+        with _quiet():
+            out = self._moments(post)
+        self._finite("a posterior moment", "x", (out,))
+        return out
 
     def predictive(self, x, x_next) -> np.ndarray:
         """One-step predictive pmf/pdf p(x_next | x), (S,); ``x_next`` scalar or (S,)."""
         xs = self._seq("x", x)
         y = _as_next("x_next", x_next, xs.shape[0])
         self._support("x_next", y)
-        return np.exp(self._log_pred(self._post(xs), y))
+        logp = self._checked_log_pred("x_next", self._checked_post("x", xs), y)
+        with _quiet():  # a density below 1e-308 underflows to 0, its correctly rounded value
+            return np.exp(logp)
 
     def log_predictive_k(self, x, future) -> np.ndarray:
         """log p(future | x) = sum_j log p(f_j | x, f_1..f_{j-1}), (S,).
@@ -163,12 +190,18 @@ class _Conjugate:
         xs = self._seq("x", x)
         f = _as_future("future", future, xs.shape[0])
         self._support("future", f)
-        post = self._post(xs)
+        post = self._checked_post("x", xs)
         total = np.zeros(xs.shape[0])
         for j in range(f.shape[1]):
-            total += self._log_pred(post, f[:, j])
-            post = self._update(post, f[:, j])
+            total += self._checked_log_pred("future", post, f[:, j])
+            with _quiet():
+                post = self._update(post, f[:, j])
+            post = self._checked_post("future", xs, post)
         return total
+
+    def _draws(self, *arrays):
+        """Refuse prior draws that overflowed (hyperparameters far outside float64's range)."""
+        self._finite("a draw from the prior", "sample", arrays)
 
     def _support(self, name: str, arr: np.ndarray) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -199,7 +232,11 @@ class BetaBernoulli(_Conjugate):
         n_seq, length, rng = positive_int("n_seq", n_seq), _check_length(length), _check_rng(rng)
         p = rng.beta(self.a0, self.b0, size=n_seq)  # (S,)
         x = rng.binomial(1, p[:, None], size=(n_seq, length)).astype(np.float64)  # (S, L)
+        self._draws(p, x)
         return p, x
+
+    def _overflow_terms(self, post):
+        return (post[0] + post[1],)
 
     def _post(self, x):
         k = x.sum(axis=1)  # (S,) number of ones
@@ -228,7 +265,7 @@ class BetaBernoulli(_Conjugate):
 
     def predictive_mean(self, x) -> np.ndarray:
         """P(x_{n+1} = 1 | x) = a_n / (a_n + b_n), (S,)."""
-        a, b = self._post(self._seq("x", x))
+        a, b = self._checked_post("x", self._seq("x", x))
         return a / (a + b)
 
 
@@ -258,9 +295,11 @@ class NormalGamma(_Conjugate):
     def sample(self, n_seq: int, length: int, rng: np.random.Generator):
         """Draw ``((mu, tau), x)``: mu, tau each (S,), x (S, length)."""
         n_seq, length, rng = positive_int("n_seq", n_seq), _check_length(length), _check_rng(rng)
-        tau = rng.gamma(self.alpha0, 1.0 / self.beta0, size=n_seq)  # (S,) numpy uses scale = 1/rate
-        mu = rng.normal(self.mu0, 1.0 / np.sqrt(self.lam0 * tau))  # (S,)
-        x = rng.normal(mu[:, None], 1.0 / np.sqrt(tau)[:, None], size=(n_seq, length))  # (S, L)
+        with _quiet():
+            tau = rng.gamma(self.alpha0, 1.0 / self.beta0, size=n_seq)  # (S,) numpy uses scale = 1/rate
+            mu = rng.normal(self.mu0, 1.0 / np.sqrt(self.lam0 * tau))  # (S,)
+            x = rng.normal(mu[:, None], 1.0 / np.sqrt(tau)[:, None], size=(n_seq, length))  # (S, L)
+        self._draws(tau, mu, x)
         return (mu, tau), x
 
     @staticmethod
@@ -282,7 +321,16 @@ class NormalGamma(_Conjugate):
     def _log_pred(self, post, y):
         alpha, lam, mu, beta = post
         scale = np.sqrt(beta * (lam + 1.0) / (alpha * lam))  # Student-t scale (not squared)
-        return stats.t.logpdf(y, df=2.0 * alpha, loc=mu, scale=scale)
+        out = stats.t.logpdf(y, df=2.0 * alpha, loc=mu, scale=scale)
+        bad = ~np.isfinite(out)
+        if bad.any():  # z^2 overflowed inside scipy: the same log-density, with log z for z^2
+            nu, sc = 2.0 * alpha[bad], scale[bad]
+            z = np.abs(y[bad] - mu[bad]) / sc
+            out = np.array(out, dtype=np.float64)
+            out[bad] = (special.gammaln((nu + 1.0) / 2.0) - special.gammaln(nu / 2.0)
+                        - 0.5 * np.log(nu * np.pi) - np.log(sc)
+                        - (nu + 1.0) / 2.0 * (2.0 * np.log(z) - np.log(nu) + np.log1p(nu / z**2)))
+        return out
 
     def _update(self, post, y):
         alpha, lam, mu, beta = post
@@ -301,13 +349,15 @@ class NormalGamma(_Conjugate):
         n = xs.shape[1]
         if n == 0:
             raise InputError("sufficient_statistic needs n >= 1 observations; xbar is undefined for n = 0")
-        xbar, ss = self._xbar_ss(xs)
+        with _quiet():
+            xbar, ss = self._xbar_ss(xs)
+        self._finite("the sample mean or sum of squares", "x", (xbar, ss))
         s = np.sqrt(ss / (n - 1)) if n > 1 else np.full(xs.shape[0], np.nan)
         return np.stack([xbar, s], axis=1)  # (S, 2)
 
     def predictive_mean(self, x) -> np.ndarray:
         """E[x_{n+1} | x] = mu_n, (S,)."""
-        return self._post(self._seq("x", x))[2]
+        return self._checked_post("x", self._seq("x", x))[2]
 
 
 # --- Gamma-Exponential --------------------------------------------------------------------
@@ -333,8 +383,10 @@ class GammaExponential(_Conjugate):
     def sample(self, n_seq: int, length: int, rng: np.random.Generator):
         """Draw ``(lam, x)``: lam (S,), x (S, length)."""
         n_seq, length, rng = positive_int("n_seq", n_seq), _check_length(length), _check_rng(rng)
-        lam = rng.gamma(self.a0, 1.0 / self.b0, size=n_seq)  # (S,) numpy uses scale = 1/rate
-        x = rng.exponential(1.0 / lam[:, None], size=(n_seq, length))  # (S, L)
+        with _quiet():
+            lam = rng.gamma(self.a0, 1.0 / self.b0, size=n_seq)  # (S,) numpy uses scale = 1/rate
+            x = rng.exponential(1.0 / lam[:, None], size=(n_seq, length))  # (S, L)
+        self._draws(lam, x)
         return lam, x
 
     def _post(self, x):
@@ -342,7 +394,13 @@ class GammaExponential(_Conjugate):
 
     def _log_pred(self, post, y):
         a, b = post
-        return np.log(a) + a * np.log(b) - (a + 1.0) * np.log(b + y)
+        out = np.log(a) + a * np.log(b) - (a + 1.0) * np.log(b + y)
+        bad = ~np.isfinite(out)
+        if bad.any():  # a log b overflowed: the same log-density as log a - a log1p(y/b) - log(b + y)
+            a_, b_, y_ = a[bad], b[bad], y[bad]
+            out = np.array(out, dtype=np.float64)
+            out[bad] = np.log(a_) - a_ * np.log1p(y_ / b_) - np.log(b_ + y_)
+        return out
 
     def _update(self, post, y):
         a, b = post
@@ -358,11 +416,14 @@ class GammaExponential(_Conjugate):
         xs = self._seq("x", x)
         if xs.shape[1] == 0:
             raise InputError("sufficient_statistic needs n >= 1 observations; xbar is undefined for n = 0")
-        return xs.mean(axis=1)
+        with _quiet():
+            out = xs.mean(axis=1)
+        self._finite("the sample mean", "x", (out,))
+        return out
 
     def predictive_mean(self, x) -> np.ndarray:
         """E[x_{n+1} | x] = b_n / (a_n - 1), (S,); infinite (InputError) when a_n <= 1."""
-        a, b = self._post(self._seq("x", x))
+        a, b = self._checked_post("x", self._seq("x", x))
         if np.any(a <= 1.0):
             raise InputError(f"the Lomax predictive mean is infinite for a_n <= 1; a_n = {float(a[0])!r} "
                              "(a0 + n must exceed 1)")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import errors
 from sim.errors import InputError, check_finite, positive_float, positive_int
 
 #: Allowed |row sum - 1| for A, B, pi0 and for belief vectors (float64 Dirichlet draws and
@@ -43,10 +44,7 @@ MAX_BRUTE_FORCE_PATHS = 10**6
 
 def _stochastic(name: str, value, ndim: int) -> np.ndarray:
     """Return ``value`` as a finite, nonnegative float64 array whose rows sum to 1."""
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric array; got {type(value).__name__}: {exc}") from None
+    arr = np.array(errors.as_array(name, value, finite=False))  # a copy: it is made read-only
     if arr.ndim != ndim or 0 in arr.shape:
         raise InputError(f"{name} must be a non-empty {ndim}-D array; got shape {arr.shape}")
     check_finite(name, arr)
@@ -103,6 +101,7 @@ class HMM:
         """Rows of A ~ Dir(alpha·1_K), rows of B ~ Dir(delta·1_V), uniform pi0 (spec §2.2)."""
         K, V = positive_int("K", K), positive_int("V", V)
         alpha, delta = positive_float("alpha", alpha), positive_float("delta", delta)
+        errors.generator("rng", rng)
         A = rng.dirichlet(np.full(K, alpha), size=K)
         B = rng.dirichlet(np.full(V, delta), size=K)
         # Renormalise: Dirichlet draws can sum to 1 +- a few ulp; keep the check exact-ish.
@@ -113,6 +112,7 @@ class HMM:
     def sample(self, n_seq: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_seq`` independent sequences of ``length``: states ``z`` and tokens ``x``, both (S, T) int64."""
         S, T = positive_int("n_seq", n_seq), positive_int("length", length)
+        errors.generator("rng", rng)
         cum_pi, cum_A, cum_B = (np.cumsum(m, axis=-1) for m in (self.pi0, self.A, self.B))
         for c in (cum_pi, cum_A, cum_B):
             c[..., -1] = 1.0  # u lies in (0, 1], so the last category always catches it
@@ -154,7 +154,7 @@ class HMM:
 
     def _belief(self, b, name: str = "b") -> np.ndarray:
         """Return ``b`` as float64 (..., K): finite, nonnegative, summing to 1 on the last axis."""
-        arr = np.asarray(b, dtype=np.float64)
+        arr = errors.as_array(name, b, finite=False)
         if arr.ndim < 1 or arr.shape[-1] != self.K:
             raise InputError(f"{name} must have last axis of length K={self.K}; got shape {arr.shape}")
         check_finite(name, arr)

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from sim import errors
 from sim.errors import InputError, positive_float, positive_int
 
 __all__ = ["LDA", "MAX_ASSIGNMENTS"]
 
 MAX_ASSIGNMENTS = 2**20  # K**M terms; beyond this exact enumeration is refused
 ROW_SUM_TOL = 1e-12
+SIMPLEX_TOL = 1e-12  # |sum theta - 1| allowed for density points (float64 rounding is ~1e-16)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,11 +44,9 @@ class LDA:
     alpha: np.ndarray
 
     def __post_init__(self):
-        try:
-            topics = np.array(self.topics, dtype=np.float64)
-            alpha = np.array(self.alpha, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"topics and alpha must be numeric arrays: {exc}") from None
+        # copies (np.array): they are made read-only below
+        topics = np.array(errors.as_array("topics", self.topics, finite=False))
+        alpha = np.array(errors.as_array("alpha", self.alpha, finite=False))
         if topics.ndim != 2 or topics.shape[0] < 1 or topics.shape[1] < 1:
             raise InputError(f"topics must be a (K, V) matrix; got shape {topics.shape}")
         if not np.all(np.isfinite(topics)) or (topics < 0).any():
@@ -81,6 +81,7 @@ class LDA:
         """Topics ``beta_k ~ Dir(eta 1_V)``, symmetric ``alpha`` (spec §2.4 defaults 0.5)."""
         K, V = positive_int("K", K), positive_int("V", V)
         eta, alpha = positive_float("eta", eta), positive_float("alpha", alpha)
+        errors.generator("rng", rng)
         topics = rng.dirichlet(np.full(V, eta), size=K)
         return cls(topics / topics.sum(1, keepdims=True), np.full(K, alpha))
 
@@ -89,8 +90,7 @@ class LDA:
     def sample(self, n_docs: int, length: int, rng: np.random.Generator):
         """Documents: mixtures ``theta`` (D, K), assignments ``z`` and words ``w`` (D, M)."""
         D, M = positive_int("n_docs", n_docs), positive_int("length", length)
-        if not isinstance(rng, np.random.Generator):
-            raise InputError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        errors.generator("rng", rng)
         theta = rng.dirichlet(self.alpha, size=D)
         z = (rng.random((D, M, 1)) > np.cumsum(theta, 1)[:, None, :]).sum(-1)
         z = np.minimum(z, self.K - 1)  # cumsum may end at 1 - ulp
@@ -177,12 +177,19 @@ class LDA:
 
     def posterior_density(self, w, theta) -> np.ndarray:
         """p(theta | w) at points ``theta`` (P, K) on the open simplex, (D, P)."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+        theta = np.atleast_2d(errors.as_array("theta", theta))
         if theta.ndim != 2 or theta.shape[1] != self.K:
             raise InputError(f"theta must have shape (P, {self.K}); got {theta.shape}")
-        if (theta <= 0).any() or np.abs(theta.sum(1) - 1).max() > 1e-12:
+        if (theta <= 0).any() or np.abs(theta.sum(1) - 1).max() > SIMPLEX_TOL:
             raise InputError("theta must lie in the open simplex (positive, summing to 1)")
         params, weights = self.mixture(w)
         log_dir = ((params[:, :, None, :] - 1) * np.log(theta)[None, None]).sum(-1) \
             - self._log_lbeta(params)[..., None]  # (D, K**M, P)
-        return np.einsum("dz,dzp->dp", weights, np.exp(log_dir))
+        with np.errstate(over="ignore"):
+            out = np.einsum("dz,dzp->dp", weights, np.exp(log_dir))
+        if not np.isfinite(out).all():
+            d, q = np.argwhere(~np.isfinite(out))[0]
+            raise InputError(f"the posterior density of document {d} at theta[{q}] exceeds float64's "
+                             f"range (log density terms up to {float(log_dir.max()):.4g}; alpha = "
+                             f"{self.alpha.tolist()}): the posterior is too concentrated to tabulate")
+        return out

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from sim import errors
 from sim.errors import InputError, check_finite, positive_int
 
 __all__ = ["RectangleGame"]
@@ -46,10 +47,7 @@ class RectangleGame:
     index: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        try:
-            axis = np.asarray(self.axis, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"axis must be a 1-D sequence of numbers; got {self.axis!r}") from None
+        axis = errors.as_array("axis", self.axis, finite=False)
         if axis.ndim != 1 or axis.size < 2:
             raise InputError(f"axis must be a 1-D sequence of at least 2 values; got shape {axis.shape}")
         check_finite("axis", axis)
@@ -61,7 +59,14 @@ class RectangleGame:
         pairs = [(i, k) for i in range(axis.size) for k in range(i + 1, axis.size)]
         idx = np.array([(i, k, j, l) for i, k in pairs for j, l in pairs], dtype=np.int64)
         rects = axis[idx]  # (H, 4): x_lo, x_hi, y_lo, y_hi
-        areas = (rects[:, 1] - rects[:, 0]) * (rects[:, 3] - rects[:, 2])
+        with np.errstate(over="ignore", under="ignore"):
+            areas = (rects[:, 1] - rects[:, 0]) * (rects[:, 3] - rects[:, 2])
+        tiny = np.finfo(np.float64).tiny
+        if not (np.isfinite(areas).all() and (areas >= tiny).all()):
+            raise InputError(f"axis spans [{float(axis[0])!r}, {float(axis[-1])!r}] with cells as narrow as "
+                             f"{float(np.diff(axis).min())!r}: rectangle areas leave float64's normal range "
+                             f"[{tiny:.3g}, {np.finfo(np.float64).max:.3g}] (the posterior uses log area); "
+                             "rescale the axis")
         for name, arr in (("hypotheses", rects), ("areas", areas), ("index", idx)):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -88,10 +93,7 @@ class RectangleGame:
 
     def points(self, x, name: str = "x") -> np.ndarray:
         """Return ``x`` as a validated float64 (S, n, 2) array of points inside the grid."""
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{name} must be a numeric array of 2-D points: {exc}") from None
+        arr = errors.as_array(name, x, finite=False)
         if arr.ndim not in (2, 3) or arr.shape[-1] != 2:
             raise InputError(f"{name} must have shape (n, 2) or (S, n, 2); got {arr.shape}")
         if arr.ndim == 2:
@@ -115,8 +117,7 @@ class RectangleGame:
         Returns the hypothesis indices (S,) and the points (S, length, 2).
         """
         S, n = positive_int("n_seq", n_seq), positive_int("length", length)
-        if not isinstance(rng, np.random.Generator):
-            raise InputError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        errors.generator("rng", rng)
         h = rng.integers(self.n_hypotheses, size=S)
         r = self.hypotheses[h]  # (S, 4)
         u = rng.random((S, n, 2))
@@ -135,10 +136,7 @@ class RectangleGame:
 
     def boxes(self, box) -> np.ndarray:
         """Validate boxes ``(x_lo, x_hi, y_lo, y_hi)``: (S, 4), finite, lo <= hi, inside the grid."""
-        try:
-            arr = np.asarray(box, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"box must be a numeric array: {exc}") from None
+        arr = errors.as_array("box", box, finite=False)
         if arr.ndim not in (1, 2) or arr.shape[-1] != 4:
             raise InputError(f"box must have shape (4,) or (S, 4); got {arr.shape}")
         arr = np.atleast_2d(arr)
@@ -161,9 +159,7 @@ class RectangleGame:
 
     def log_posterior_from_box(self, n, box) -> np.ndarray:
         """log pi(h | data) from the sufficient statistic ``(n, box)``, (S, H); -inf if inconsistent."""
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-            raise InputError(f"n must be an integer count of points; got {n!r}")
-        n = int(n)
+        n = errors.count("n", n, minimum=0)
         if n < 1:
             raise InputError(f"n must be >= 1 with a box; got {n} (use log_posterior for n = 0)")
         ok = self.consistent(box)
@@ -266,7 +262,7 @@ class RectangleGame:
         return np.einsum("smh,sh->sm", inside / self.areas, post)
 
     def _posterior_arg(self, posterior) -> np.ndarray:
-        post = np.atleast_2d(np.asarray(posterior, dtype=np.float64))
+        post = np.atleast_2d(errors.as_array("posterior", posterior, finite=False))
         if post.ndim != 2 or post.shape[1] != self.n_hypotheses:
             raise InputError(f"posterior must have shape ({self.n_hypotheses},) or "
                              f"(S, {self.n_hypotheses}); got {post.shape}")

@@ -27,17 +27,22 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
-from sim.concepts.metrics import _unit, causal_inner_product, pairwise_cosines
+from sim import errors
+from sim.concepts.metrics import _check_FG, _unit, causal_inner_product, pairwise_cosines
 from sim.errors import InputError, as_matrix
 
 __all__ = ["EXACT_PERMUTATIONS_UP_TO", "ConceptData", "ConceptGeometry", "concept_geometry",
            "from_concept_model"]
 
 EXACT_PERMUTATIONS_UP_TO = 8  # 8! = 40320 permutations are enumerated; more are sampled
+# Rounds of n_random_pairs draws for the baseline before giving up when every draw is a pair
+# (y, y) (probability 1/V per pair; only a tiny vocabulary and n_random_pairs = 1 reach it).
+MAX_BASELINE_DRAWS = 100
+_SCALE_WHAT = "their squares (norms and the covariance of the unembedding)"
 
 
 @dataclass(frozen=True)
@@ -92,13 +97,14 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
     random token pairs of the baseline; everything else is deterministic.
     """
     gamma = as_matrix("unembedding", unembedding, min_rows=2)
+    errors.check_scale("unembedding", gamma, what=_SCALE_WHAT)
     V, d = gamma.shape
-    if not isinstance(rng, np.random.Generator):
-        raise InputError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    errors.generator("rng", rng)
+    errors.instance("concepts", concepts, Mapping)
     if len(concepts) < 2:
         raise InputError(f"need at least 2 concepts to compare alignment and orthogonality; got {len(concepts)}")
-    if n_permutations < 1 or n_random_pairs < 1:
-        raise InputError("n_permutations and n_random_pairs must be positive")
+    n_permutations = errors.count("n_permutations", n_permutations)
+    n_random_pairs = errors.count("n_random_pairs", n_random_pairs)
     names = tuple(concepts)
     g, f, lin_g, lin_f = [], [], [], []
     for name in names:
@@ -114,8 +120,15 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
         if (pairs < 0).any() or (pairs >= V).any():
             bad = pairs[(pairs < 0) | (pairs >= V)][0]
             raise InputError(f"concept {name!r}: token id {int(bad)} is outside the vocabulary [0, {V})")
+        same = pairs[:, 0] == pairs[:, 1]
+        if same.any():
+            k = int(np.flatnonzero(same)[0])
+            raise InputError(f"concept {name!r}: token pair {k} is ({int(pairs[k, 0])}, {int(pairs[k, 1])}); "
+                             f"a pair must be two different tokens ({int(same.sum())} such pairs)")
         h0 = as_matrix(f"{name}.h0", c.h0)
         h1 = as_matrix(f"{name}.h1", c.h1)
+        errors.check_scale(f"{name}.h0", h0, what=_SCALE_WHAT)
+        errors.check_scale(f"{name}.h1", h1, what=_SCALE_WHAT)
         if h0.shape != h1.shape:
             raise InputError(f"concept {name!r}: h0 {h0.shape} and h1 {h1.shape} must pair row by row")
         if h0.shape[1] != d:
@@ -125,6 +138,11 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
         Df = h1 - h0
         g.append(Dg.mean(0))
         f.append(Df.mean(0))
+        for what, v in (("unembedding direction g (mean of gamma(y1) - gamma(y0))", g[-1]),
+                        ("embedding direction f (mean of h1 - h0)", f[-1])):
+            if not v.any():
+                raise InputError(f"concept {name!r}: the {what} is the zero vector; its alignment "
+                                 "and orthogonality are undefined")
         cg, cf = pairwise_cosines(Dg), pairwise_cosines(Df)
         lin_g.append(float(cg.mean()) if cg.size else math.nan)
         lin_f.append(float(cf.mean()) if cf.size else math.nan)
@@ -146,8 +164,14 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
         p = float(np.mean(null >= observed - 1e-12))
     else:
         p = float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
-    r = rng.integers(V, size=(n_random_pairs, 2))
-    r = r[r[:, 0] != r[:, 1]]
+    for _ in range(MAX_BASELINE_DRAWS):
+        r = rng.integers(V, size=(n_random_pairs, 2))
+        r = r[r[:, 0] != r[:, 1]]
+        if len(r):
+            break
+    else:
+        raise InputError(f"every one of {MAX_BASELINE_DRAWS} draws of {n_random_pairs} random token "
+                         f"pairs was a pair (y, y); raise n_random_pairs")
     baseline = float(np.mean(_cos_matrix(f, (gamma[r[:, 1]] - gamma[r[:, 0]]).mean(0, keepdims=True))))
     return ConceptGeometry(
         names=names, g=g, f=f, lin_g=np.array(lin_g), lin_f=np.array(lin_f),
@@ -163,9 +187,10 @@ def concept_geometry(unembedding, concepts: Mapping[str, ConceptData], *,
 def from_concept_model(model, F, G) -> dict[str, ConceptData]:
     """The adapter's input for a :class:`~sim.concepts.structure.ConceptModel` with trained
     embeddings F (contexts) and unembeddings G (tokens): concept i's token and context pairs."""
+    F, G = _check_FG(model, F, G)
     out = {}
     for i in range(model.law.m):
         cp = model.context_pairs(i)
         out[f"concept {i}"] = ConceptData(token_pairs=model.token_pairs(i),
-                                          h0=np.asarray(F)[cp[:, 0]], h1=np.asarray(F)[cp[:, 1]])
+                                          h0=F[cp[:, 0]], h1=F[cp[:, 1]])
     return out

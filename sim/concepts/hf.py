@@ -15,13 +15,16 @@ disk; nothing is downloaded (``local_files_only=True``). The protocol (spec line
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from sim.concepts.adapter import ConceptData, ConceptGeometry, concept_geometry
+from sim import errors
 from sim.errors import InputError
 
 __all__ = ["DEFAULT_CONCEPTS", "concept_data_from_causal_lm", "measure_causal_lm", "read_word_pairs"]
@@ -46,6 +49,7 @@ DEFAULT_CONCEPTS: dict[str, list[tuple[str, str]]] = {
 
 def read_word_pairs(path) -> list[tuple[str, str]]:
     """Word pairs from a text file with two whitespace-separated columns per line."""
+    errors.instance("path", path, (str, os.PathLike))
     pairs = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -65,6 +69,7 @@ def _single_token(tokenizer, word: str) -> int | None:
 def concept_data_from_causal_lm(model, tokenizer, concepts: Mapping[str, Sequence[tuple[str, str]]],
                                 *, template: str = "{}") -> tuple[np.ndarray, dict, dict]:
     """(unembedding (V, d) float64, {name: ConceptData}, {name: skipped pairs})."""
+    _check_request(concepts, template)
     if "{}" not in template:
         raise InputError(f"template must contain '{{}}' where the word goes; got {template!r}")
     out_layer = model.get_output_embeddings()
@@ -96,12 +101,26 @@ def concept_data_from_causal_lm(model, tokenizer, concepts: Mapping[str, Sequenc
     return gamma, data, skipped
 
 
+def _check_request(concepts, template) -> None:
+    errors.instance("template", template, str)
+    errors.instance("concepts", concepts, Mapping)
+    for name, pairs in concepts.items():
+        for k, pair in enumerate(errors.sequence(f"concepts[{name!r}]", pairs)):
+            if isinstance(pair, str) or len(errors.sequence(f"concepts[{name!r}][{k}]", pair)) != 2 \
+                    or not all(isinstance(w, str) for w in pair):
+                raise errors.InputTypeError(f"concepts[{name!r}][{k}] must be a pair of words (w0, w1); "
+                                            f"got {pair!r}")
+
+
 def measure_causal_lm(model_dir, concepts: Mapping[str, Sequence[tuple[str, str]]] | None = None,
                       *, rng: np.random.Generator, template: str = "{}") -> tuple[ConceptGeometry, dict]:
     """Load a local causal LM (no download) and measure its concept geometry.
 
     Returns the :class:`ConceptGeometry` and the pairs skipped per concept.
     """
+    errors.generator("rng", rng)
+    _check_request(concepts or DEFAULT_CONCEPTS, template)
+    errors.instance("model_dir", model_dir, (str, os.PathLike))
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:

@@ -21,6 +21,7 @@ from sim import errors
 from sim.errors import InputError
 
 MAX_EXACT_M = 8  # 3^8 contexts x 2^8 tokens = 1.7M table entries, the exact-enumeration limit
+JOINT_SUM_TOL = 1e-12  # |sum p - 1| allowed for a joint table (float64 products are exact to ~1e-15)
 
 
 def _check_m(m) -> int:
@@ -53,6 +54,23 @@ class ConceptLaw:
     parents: tuple[tuple[int, ...], ...] | None = None
     cpts: tuple[np.ndarray, ...] | None = None
 
+    def __post_init__(self):
+        """Whatever the constructor (from_joint, from_dag or direct), the table is checked."""
+        m = _check_m(self.m)
+        p = errors.as_vector("joint", self.joint)
+        if p.size != 2**m:
+            raise InputError(f"joint must have length 2^m = {2**m} for m = {m}; got {p.size}")
+        if np.any(p <= 0):
+            i = int(np.flatnonzero(p <= 0)[0])
+            raise InputError(f"joint[{i}] = {p[i]!r}: every concept vector needs positive "
+                             "probability (assumption A0), or log-odds are infinite")
+        if abs(p.sum() - 1.0) > JOINT_SUM_TOL:
+            raise InputError(f"joint sums to {p.sum()!r}, not 1")
+        if (self.parents is None) != (self.cpts is None):
+            raise InputError("give both parents and cpts (a DAG law) or neither")
+        object.__setattr__(self, "m", m)
+        object.__setattr__(self, "joint", p)
+
     @classmethod
     def from_joint(cls, joint) -> "ConceptLaw":
         """A law given by its table (length 2^m, positive, summing to 1 within 1e-12)."""
@@ -60,22 +78,18 @@ class ConceptLaw:
         m = int(round(np.log2(p.size))) if p.size > 1 else 0
         if p.size < 2 or 2**m != p.size:
             raise InputError(f"joint must have length 2^m for some m >= 1; got {p.size}")
-        _check_m(m)
-        if np.any(p <= 0):
-            i = int(np.flatnonzero(p <= 0)[0])
-            raise InputError(f"joint[{i}] = {p[i]!r}: every concept vector needs positive "
-                             "probability (assumption A0), or log-odds are infinite")
-        if abs(p.sum() - 1.0) > 1e-12:
-            raise InputError(f"joint sums to {p.sum()!r}, not 1")
         return cls(m=m, joint=p)
 
     @classmethod
     def from_dag(cls, parents, cpts) -> "ConceptLaw":
         """A law factorised over a DAG given in topological (index) order."""
+        parents, cpts = errors.sequence("parents", parents), errors.sequence("cpts", cpts)
         m = _check_m(len(parents))
         if len(cpts) != m:
             raise InputError(f"cpts has {len(cpts)} tables for {m} concepts; give one per concept")
-        parents = tuple(tuple(int(j) for j in pa) for pa in parents)
+        parents = tuple(tuple(errors.count(f"parents[{k}][{i}]", j, minimum=None)
+                              for i, j in enumerate(errors.sequence(f"parents[{k}]", pa)))
+                        for k, pa in enumerate(parents))
         for k, pa in enumerate(parents):
             if any(j >= k or j < 0 for j in pa) or len(set(pa)) != len(pa):
                 raise InputError(f"parents of concept {k} are {pa}: a DAG in index order needs "
@@ -99,8 +113,9 @@ class ConceptLaw:
                    low: float = 0.3, high: float = 0.7) -> "ConceptLaw":
         """Edges j -> k (j < k) present with probability q; P(C_k=1 | pa) ~ U[low, high]."""
         m = _check_m(m)
-        if not 0.0 <= q <= 1.0:
-            raise InputError(f"edge probability q must be in [0, 1]; got {q!r}")
+        errors.generator("rng", rng)
+        errors.in_interval("q", q, 0.0, 1.0, label="edge probability q")
+        low, high = errors.finite_float("low", low), errors.finite_float("high", high)
         if not 0.0 < low <= high < 1.0:
             raise InputError(f"need 0 < low <= high < 1 for the CPT range; got [{low}, {high}]")
         parents = [tuple(j for j in range(k) if rng.random() < q) for k in range(m)]
@@ -125,6 +140,7 @@ class ConceptLaw:
         """Parents, children and co-parents of concept i in the DAG (requires ``parents``)."""
         if self.parents is None:
             raise InputError("this law has no DAG; the Markov blanket is defined for DAG laws")
+        i = errors.index("i", i, self.m)
         children = [k for k, pa in enumerate(self.parents) if i in pa]
         mb = set(self.parents[i]) | set(children)
         for k in children:

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from sim import errors
-from sim.concepts.law import ConceptLaw, concept_vectors
+from sim.concepts.law import ConceptLaw, _check_m, concept_vectors
 from sim.errors import InputError
 
 
@@ -26,6 +26,8 @@ class ContextSet:
 
     def __post_init__(self):
         S = np.asarray(self.S)
+        if S.dtype.kind in "bc":
+            raise errors.InputTypeError(f"context codes must be integers in {{-1, 0, +1}}; got dtype {S.dtype}")
         if S.ndim != 2 or S.shape[0] == 0 or S.shape[1] == 0:
             raise InputError(f"a context set needs a non-empty (|X|, m) code matrix; got {S.shape}")
         if not np.isin(S, (-1, 0, 1)).all():
@@ -52,9 +54,9 @@ class ContextSet:
                keep_single: bool = False) -> "ContextSet":
         """A uniform random subset (E2a); with ``keep_single`` the 2m single-concept contexts
         are always kept (E2b, under which D-T2 still applies)."""
-        if not 0 < frac <= 1:
-            raise InputError(f"frac must be in (0, 1]; got {frac!r}")
+        errors.in_interval("frac", frac, 0.0, 1.0, low_open=True)
         full = cls.complete(m).S
+        errors.generator("rng", rng)
         single = np.abs(full).sum(1) == 1
         k = max(1, int(round(frac * len(full))))
         if keep_single:
@@ -71,6 +73,9 @@ class ContextSet:
     def restrict_to(self, vocab: "Vocabulary") -> "ContextSet":
         """The contexts that at least one token of ``vocab`` agrees with (E4 needs this:
         a context fixing a concept vector outside the vocabulary has no next token)."""
+        errors.instance("vocab", vocab, Vocabulary)
+        if vocab.m != self.m:
+            raise InputError(f"vocab has m = {vocab.m} concepts but the contexts have m = {self.m}")
         C = 2 * vocab.C - 1
         ok = ((self.S[:, None, :] == 0) | (self.S[:, None, :] == C[None])).all(-1).any(1)
         return ContextSet(self.S[ok])
@@ -84,7 +89,7 @@ class Vocabulary:
     ids: np.ndarray
 
     def __post_init__(self):
-        errors.positive_int("m", self.m)
+        _check_m(self.m)
         raw = np.asarray(self.ids)
         if raw.size and not np.issubdtype(raw.dtype, np.integer):
             raise InputError(f"vocabulary ids must be integers; got dtype {raw.dtype}")
@@ -103,6 +108,8 @@ class Vocabulary:
     def subset(cls, m: int, rng: np.random.Generator, frac: float = 0.5) -> "Vocabulary":
         """A random subset in which every concept still takes both values (E4)."""
         C = concept_vectors(m)
+        errors.generator("rng", rng)
+        frac = errors.in_interval("frac", frac, 0.0, 1.0, low_open=True)
         k = max(2, int(round(frac * 2**m)))
         for _ in range(100):
             ids = rng.choice(2**m, size=k, replace=False)
@@ -129,6 +136,9 @@ class ConceptModel:
     vocab: Vocabulary
 
     def __post_init__(self):
+        errors.instance("law", self.law, ConceptLaw)
+        errors.instance("contexts", self.contexts, ContextSet)
+        errors.instance("vocab", self.vocab, Vocabulary)
         if self.contexts.m != self.law.m or self.vocab.m != self.law.m:
             raise InputError(f"law (m={self.law.m}), contexts (m={self.contexts.m}) and "
                              f"vocabulary (m={self.vocab.m}) disagree on the number of concepts")
@@ -141,7 +151,9 @@ class ConceptModel:
     @classmethod
     def build(cls, law: ConceptLaw, contexts: ContextSet | None = None,
               vocab: Vocabulary | None = None) -> "ConceptModel":
-        return cls(law, contexts or ContextSet.complete(law.m), vocab or Vocabulary.full(law.m))
+        errors.instance("law", law, ConceptLaw)
+        return cls(law, ContextSet.complete(law.m) if contexts is None else contexts,
+                   Vocabulary.full(law.m) if vocab is None else vocab)
 
     @cached_property
     def support(self) -> np.ndarray:
@@ -165,11 +177,11 @@ class ConceptModel:
 
     def token_pairs(self, i: int) -> np.ndarray:
         """(k, 2) vocabulary positions (y0, y1) with c(y1) = c(y0) + e_i, both in the vocabulary."""
-        return self._token_pairs[i]
+        return self._token_pairs[errors.index("i", i, self.law.m)]
 
     def context_pairs(self, i: int) -> np.ndarray:
         """(k, 2) context positions (x0, x1) equal except kappa_i(x0) = 0, kappa_i(x1) = 1."""
-        return self._context_pairs[i]
+        return self._context_pairs[errors.index("i", i, self.law.m)]
 
     @cached_property
     def _token_pairs(self) -> tuple[np.ndarray, ...]:  # computed once; metrics call it per checkpoint
@@ -198,6 +210,10 @@ class ConceptModel:
 
     def compatible(self, i: int, y0: int) -> np.ndarray:
         """Positions of contexts X_i(c_-i) for the pair at token y0: C_i unknown, rest agrees."""
+        i, y0 = errors.index("i", i, self.law.m), errors.index("y0", y0, len(self.vocab.ids))
+        return self._compatible(i, y0)
+
+    def _compatible(self, i: int, y0: int) -> np.ndarray:
         c = 2 * self.C[y0] - 1
         S = self.S
         ok = (S[:, i] == 0) & ((S == 0) | (S == c[None, :])).all(1)
@@ -205,6 +221,7 @@ class ConceptModel:
 
     def separating(self, i: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
         """Contexts X^+-_i(c_-i) fixing C_i and agreeing elsewhere, with labels 2 kappa_i - 1."""
+        i, y0 = errors.index("i", i, self.law.m), errors.index("y0", y0, len(self.vocab.ids))
         c = 2 * self.C[y0] - 1
         S = self.S
         mask = np.ones(self.law.m, dtype=bool)

@@ -13,14 +13,17 @@ import numpy as np
 from sim import errors
 from sim.errors import InputError
 
-# Rounds of rejection sampling before planted_multiclass gives up (a margin no point can
-# meet, e.g. two equal class rows in d = 1, would otherwise loop forever).
+# Rounds of rejection sampling before planted_multiclass or rational gives up (a margin no
+# point can meet, e.g. two equal class rows in d = 1, would otherwise loop forever).
 MAX_DRAWS = 50
+# rational's entries are integers returned as float64: up to 2^53 every one is exact.
+MAX_RATIONAL_ABS = 2**53
 
 
-def _check_sizes(n: int, d: int) -> None:
+def _check_sizes(n: int, d: int, rng) -> None:
     errors.positive_int("n", n)
     errors.positive_int("d", d)
+    errors.generator("rng", rng)
 
 
 def planted(n: int, d: int, rng: np.random.Generator, *, margin: float = 0.1,
@@ -33,10 +36,9 @@ def planted(n: int, d: int, rng: np.random.Generator, *, margin: float = 0.1,
     direction, so a direction check on this data has something to fail on; anisotropy = 1
     gives the isotropic blobs of the performance notes.
     """
-    _check_sizes(n, d)
+    _check_sizes(n, d, rng)
     errors.positive_float("margin", margin)
-    if not anisotropy >= 1.0:
-        raise InputError(f"anisotropy must be >= 1; got {anisotropy!r}")
+    errors.in_interval("anisotropy", anisotropy, 1.0, np.inf, high_open=True)
     scales = np.logspace(0.0, -np.log10(anisotropy), d)
     X = rng.standard_normal((n, d)) * scales
     u = rng.standard_normal(d)
@@ -44,7 +46,12 @@ def planted(n: int, d: int, rng: np.random.Generator, *, margin: float = 0.1,
     y = np.sign(X @ u)
     y[y == 0] = 1.0
     X = X + (margin * y)[:, None] * u
-    return X / np.linalg.norm(X, axis=1).max(), y
+    with np.errstate(over="ignore"):
+        top = np.linalg.norm(X, axis=1).max()
+    if not np.isfinite(top):
+        raise InputError(f"margin = {margin!r} is too large: the points' norms overflow float64 "
+                         "(the data are rescaled to max ||x|| = 1, so a margin of order 1 suffices)")
+    return X / top, y
 
 
 def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
@@ -54,10 +61,9 @@ def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
     Points whose top-two score gap under the planted W (unit-norm rows) is below
     ``margin`` are redrawn, so the data are separable with margin >= margin / sqrt(2).
     """
-    _check_sizes(n, d)
+    _check_sizes(n, d, rng)
     errors.positive_float("margin", margin)
-    if k < 2:
-        raise InputError(f"k must be at least 2; got {k}")
+    k = errors.count("k", k, minimum=2)
     W = rng.standard_normal((k, d))
     W /= np.linalg.norm(W, axis=1, keepdims=True)
     rows = []
@@ -78,17 +84,24 @@ def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
 def rational(n: int, d: int, rng: np.random.Generator, *, max_abs: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """Small-integer points separable through the origin (for exact, rational arithmetic).
 
-    Entries are integers in [-max_abs, max_abs]; labels come from an integer direction u
-    and points with <u, x> = 0 are redrawn, so every point has |<u, x>| >= 1.
+    Entries are integers in [-max_abs, max_abs] (1 <= max_abs <= MAX_RATIONAL_ABS; with
+    max_abs = 0 every point is the origin and no point could ever be accepted); labels come
+    from an integer direction u and points with <u, x> = 0 are redrawn, so every point has
+    |<u, x>| >= 1.
     """
-    _check_sizes(n, d)
+    _check_sizes(n, d, rng)
+    max_abs = errors.count("max_abs", max_abs, minimum=1, maximum=MAX_RATIONAL_ABS)
     u = rng.integers(-3, 4, size=d)
     while not u.any():
         u = rng.integers(-3, 4, size=d)
     X = np.empty((0, d))
-    while X.shape[0] < n:
+    for _ in range(MAX_DRAWS):
+        if X.shape[0] >= n:
+            break
         cand = rng.integers(-max_abs, max_abs + 1, size=(2 * n, d)).astype(np.float64)
         X = np.concatenate([X, cand[cand @ u != 0]])
+    if X.shape[0] < n:  # practically unreachable: each candidate is kept w.p. >= 2/3
+        raise InputError(f"could not draw {n} points off the hyperplane in {MAX_DRAWS} rounds")
     X = X[:n]
     return X, np.sign(X @ u)
 
@@ -101,5 +114,6 @@ def with_contradiction(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -
     """
     X = errors.as_matrix("X", X)
     y = errors.binary_labels("y", y, X.shape[0])
+    errors.generator("rng", rng)
     j = int(rng.integers(X.shape[0]))
     return np.vstack([X, -X[j]]), np.append(y, y[j])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 import torch
 
@@ -24,8 +26,11 @@ class Bilinear(torch.nn.Module):
     def __init__(self, n_contexts: int, n_tokens: int, d: int, *, F=None,
                  init_scale: float = 1e-3, generator: torch.Generator | None = None):
         super().__init__()
+        n_contexts = errors.positive_int("n_contexts", n_contexts)
+        n_tokens = errors.positive_int("n_tokens", n_tokens)
         d = errors.positive_int("d", d)
         errors.positive_float("init_scale", init_scale)
+        errors.torch_generator("generator", generator)
         kw = {"dtype": torch.float64, "generator": generator}
         self.G = torch.nn.Parameter(init_scale * torch.randn(n_tokens, d, **kw))
         if F is None:
@@ -35,6 +40,12 @@ class Bilinear(torch.nn.Module):
             if F.shape != (n_contexts, d):
                 raise InputError(f"fixed F has shape {F.shape}; expected ({n_contexts}, {d})")
             self.register_buffer("F", torch.from_numpy(F.copy()))
+        with torch.no_grad():
+            finite = bool(torch.isfinite(self.logits()).all())
+        if not finite:
+            raise InputError(f"init_scale = {init_scale!r} (with F of magnitude up to "
+                             f"{float(self.F.detach().abs().max()):.3g}) makes the initial logits F G^T overflow "
+                             "float64; lower init_scale or rescale F")
 
     def logits(self) -> torch.Tensor:
         return self.F @ self.G.T  # (|X|, |Y|)
@@ -48,9 +59,21 @@ def population_loss(logits: torch.Tensor, P: torch.Tensor, reduction: str = "mea
     (pi uniform, spec 1.2) or summed over them (the same loss scaled by |X|)."""
     if reduction not in REDUCTIONS:
         raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    _check_table("logits", logits, P)
     logq = torch.log_softmax(logits, dim=1)
     per_context = -(P * torch.where(P > 0, logq, torch.zeros_like(logq))).sum(1)
     return per_context.mean() if reduction == "mean" else per_context.sum()
+
+
+def _check_table(name: str, logits, P) -> None:
+    """logits and P: floating torch tensors of one shape (|X|, |Y|)."""
+    for what, t in ((name, logits), ("P", P)):
+        if not (isinstance(t, torch.Tensor) and t.dtype.is_floating_point):
+            raise errors.InputTypeError(f"{what} must be a floating-point torch.Tensor; got "
+                                        f"{type(t).__name__}{' of dtype ' + str(t.dtype) if isinstance(t, torch.Tensor) else ''}")
+    if logits.dim() != 2 or logits.shape != P.shape:
+        raise InputError(f"{name} {tuple(logits.shape)} and P {tuple(P.shape)} must be (|X|, |Y|) tables "
+                         "of one shape")
 
 
 def gradients(net: Bilinear, P: torch.Tensor, reduction: str = "mean") -> list[torch.Tensor]:
@@ -60,6 +83,15 @@ def gradients(net: Bilinear, P: torch.Tensor, reduction: str = "mean") -> list[t
     dL/dG = R^T F, dL/dF = R G. Autograd gives the same (tested) at a fraction of the cost
     on models this small.
     """
+    errors.instance("net", net, Bilinear)
+    if reduction not in REDUCTIONS:
+        raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    with torch.no_grad():
+        _check_table("logits", net.logits(), P)
+    return _gradients(net, P, reduction)
+
+
+def _gradients(net: Bilinear, P: torch.Tensor, reduction: str) -> list[torch.Tensor]:
     with torch.no_grad():
         R = torch.softmax(net.F @ net.G.T, dim=1) - P  # (|X|, |Y|)
         if reduction == "mean":
@@ -89,8 +121,14 @@ def fit(model, *, d: int, optim: OptimConfig, steps: int, seed: int, F=None,
     ``observe(F, G) -> dict`` is called at the checkpoints on numpy copies (default: the
     loss only); ``callbacks`` may stop the run (see :func:`sim.train.train`).
     """
+    from sim.concepts.structure import ConceptModel  # sim.concepts does not import the models
+
     if reduction not in REDUCTIONS:
         raise InputError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    errors.instance("model", model, ConceptModel)
+    errors.instance("optim", optim, OptimConfig)
+    if observe is not None:
+        errors.function("observe", observe)
     P = torch.from_numpy(model.table)
     net = Bilinear(P.shape[0], P.shape[1], d, F=F, init_scale=init_scale,
                    generator=streams(seed).torch("init"))
@@ -99,13 +137,21 @@ def fit(model, *, d: int, optim: OptimConfig, steps: int, seed: int, F=None,
     def loss_fn() -> torch.Tensor:
         return population_loss(net.logits(), P, reduction)
 
-    step = optimizer_step(params, optim, grad_fn=lambda: gradients(net, P, reduction))
+    step = optimizer_step(params, optim, grad_fn=lambda: _gradients(net, P, reduction))
+
+    observed: list[str] = []  # the keys observe returned, to fill with NaN once training diverges
 
     def record(t: int) -> dict:
         with torch.no_grad():
             rec = {"loss": float(loss_fn())}
             if observe is not None:
-                rec.update(observe(net.F.numpy().copy(), net.G.numpy().copy()))
+                F_, G_ = net.F.numpy().copy(), net.G.numpy().copy()
+                if np.isfinite(F_).all() and np.isfinite(G_).all():
+                    extra = observe(F_, G_)
+                    observed[:] = list(extra)
+                    rec.update(extra)
+                else:  # diverged: the loop stops on the non-finite record; metrics would refuse F, G
+                    rec.update({k: math.nan for k in observed})
         return rec
 
     config = TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade,

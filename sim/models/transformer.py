@@ -26,6 +26,7 @@ Two architectures (``TransformerConfig.arch``):
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from sim import streams
+from sim import errors, streams
 from sim.errors import InputError, positive_int
 from sim.train import History, OptimConfig, TrainConfig, optimizer_step, train
 
@@ -44,6 +45,7 @@ HEADS = ("categorical", "mse", "gaussian")
 INITS = ("gpt2", "torch")
 ARCHS = ("gpt", "paper")
 EMBED_SCORES = 2**27  # attention scores per layer in one embedding batch: 512 MB in float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # value inputs are cast to float32
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ class CausalTransformer(torch.nn.Module):
     def __init__(self, config: TransformerConfig, generator: torch.Generator | None = None,
                  init: str | None = None):
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise InputError(f"config must be a TransformerConfig; got {type(config).__name__}")
+        errors.instance("config", config, TransformerConfig)
+        errors.torch_generator("generator", generator)
         c = self.config = config
         init = init if init is not None else ("gpt2" if c.arch == "gpt" else "torch")
         if init not in INITS:
@@ -140,8 +142,16 @@ class CausalTransformer(torch.nn.Module):
     def inputs(self, x) -> torch.Tensor:
         """Validate a batch and return it as the model's input tensor."""
         c = self.config
+        if torch.is_tensor(x) and x.dtype.is_complex:
+            raise errors.InputTypeError(f"x must be real; got a complex tensor ({x.dtype})")
         if c.input == "tokens":
-            arr = torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x
+            if not torch.is_tensor(x):
+                raw = np.asarray(x)
+                if raw.dtype.kind not in "iubf":  # floats and bools are refused below, by name
+                    raise errors.InputTypeError(f"token sequences must hold integer ids; got dtype {raw.dtype}")
+                arr = torch.as_tensor(raw)
+            else:
+                arr = x
             if arr.dim() != 2:
                 raise InputError(f"token sequences must be (B, T); got shape {tuple(arr.shape)}")
             if arr.dtype.is_floating_point or arr.dtype == torch.bool:
@@ -151,7 +161,19 @@ class CausalTransformer(torch.nn.Module):
                 raise InputError(f"token ids must be in [0, {c.vocab_size}); got range "
                                  f"[{int(arr.min())}, {int(arr.max())}]")
         else:
-            arr = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not torch.is_tensor(x) else x.float()
+            if torch.is_tensor(x):
+                if x.dtype != torch.float32 and x.numel():  # a float32 batch (training) cannot overflow the cast
+                    big = float(x.abs().max())
+                    if math.isfinite(big) and big > FLOAT32_MAX:
+                        raise InputError(f"value sequences hold entries of magnitude {big:.3g}, beyond "
+                                         f"float32's range ({FLOAT32_MAX:.3g}); rescale them")
+                arr = x.float()
+            else:
+                raw = errors.as_array("x", x, finite=False)
+                if raw.size and np.isfinite(raw).all() and np.abs(raw).max() > FLOAT32_MAX:
+                    raise InputError(f"value sequences hold entries of magnitude {np.abs(raw).max():.3g}, "
+                                     f"beyond float32's range ({FLOAT32_MAX:.3g}); rescale them")
+                arr = torch.as_tensor(raw.astype(np.float32))
             if arr.dim() == 2 and c.value_dim == 1:
                 arr = arr[..., None]
             if arr.dim() != 3 or arr.shape[-1] != c.value_dim:
@@ -159,6 +181,8 @@ class CausalTransformer(torch.nn.Module):
                                  f"shape {tuple(arr.shape)}")
             if not torch.isfinite(arr).all():
                 raise InputError("value sequences hold NaN or infinite entries")
+        if arr.shape[0] == 0:
+            raise InputError(f"x holds no sequences (shape {tuple(arr.shape)}); a batch needs at least one")
         if arr.shape[1] < 1 or arr.shape[1] > c.max_len:
             raise InputError(f"sequence length must be in [1, {c.max_len}]; got {arr.shape[1]}")
         return arr
@@ -178,7 +202,18 @@ class CausalTransformer(torch.nn.Module):
         return self.head(self.hidden(self.inputs(x)))
 
     def loss(self, x) -> torch.Tensor:
-        """Mean next-observation loss: position t predicts x[:, t + 1]."""
+        """Mean next-observation loss: position t predicts x[:, t + 1]; a non-finite loss (the
+        model's float32 arithmetic overflowed on x) is an InputError."""
+        out = self._loss(x)
+        if not bool(torch.isfinite(out)):
+            big = max(float(p.detach().abs().max()) for p in self.parameters())
+            raise InputError(f"the loss on x is {float(out.detach())!r}: the model's float32 arithmetic overflows "
+                             f"(parameters up to {big:.3g} in magnitude); rescale the inputs")
+        return out
+
+    def _loss(self, x) -> torch.Tensor:
+        """:meth:`loss` unchecked, for the training loop (a diverging run is stopped by the loop
+        on its non-finite record, not raised as bad input)."""
         x = self.inputs(x)
         if x.shape[1] < 2:
             raise InputError("the next-token loss needs sequences of length >= 2")
@@ -222,7 +257,13 @@ class CausalTransformer(torch.nn.Module):
         dev = self.head.weight.device
         parts = [self.hidden(x[i:i + batch_size].to(dev))[:, keep].cpu()
                  for i in range(0, x.shape[0], batch_size)]
-        return torch.cat(parts).double().numpy()
+        out = torch.cat(parts).double().numpy()
+        if not np.isfinite(out).all():
+            b = int(np.argwhere(~np.isfinite(out))[0][0])
+            raise InputError(f"the embedding of sequence {b} of x is not finite: the model's float32 "
+                             f"arithmetic overflows on it (inputs up to {float(x.abs().max()):.3g} in "
+                             "magnitude); rescale the inputs")
+        return out
 
 
 def _sinusoid(max_len: int, d: int) -> torch.Tensor:
@@ -287,10 +328,12 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
     tier starts from the same weights and sees the same batches).
     """
     steps, batch_size = positive_int("steps", steps), positive_int("batch_size", batch_size)
+    errors.positive_float("lr", lr)
+    callbacks = errors.functions("callbacks", callbacks)
+    device = _device(device)
     st = streams(seed)
     model = CausalTransformer(config, generator=st.torch("init"))
     X = model.inputs(data)
-    device = torch.device(device)
     model.to(device)
     if X.shape[0] < batch_size:
         raise InputError(f"{X.shape[0]} training sequences are fewer than one batch of {batch_size}")
@@ -299,7 +342,7 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
     batch = {}
 
     def loss_fn() -> torch.Tensor:
-        return model.loss(batch["x"])
+        return model._loss(batch["x"])
 
     inner = optimizer_step(list(model.parameters()), OptimConfig("adam", lr), loss_fn=loss_fn)
 
@@ -311,12 +354,31 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
 
     def record(t: int) -> dict:
         with torch.no_grad():
-            rec = {"loss": float(model.loss(monitor))}
+            rec = {"loss": float(model._loss(monitor))}
             if Xv is not None:
-                rec["val_loss"] = float(model.loss(Xv))
+                rec["val_loss"] = float(model._loss(Xv))
         return rec
 
     history = train(step, TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade),
                     record, callbacks)
+    first = history.records[0]
+    for key, name in (("loss", "data"), ("val_loss", "validation")):
+        if key in first and not math.isfinite(first[key]):
+            raise InputError(f"the initial model's {key} on {name} is {first[key]!r}: its float32 "
+                             f"arithmetic overflows on these inputs; rescale {name}")
     model.eval()
     return TrainedTransformer(model=model, history=history)
+
+
+def _device(device) -> torch.device:
+    """``device`` as a torch.device that exists on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise errors.InputTypeError(f"device must name a torch device ('cpu', 'cuda', 'cuda:0'); got "
+                                    f"{device!r}: {exc}") from None
+    if dev.type == "cuda" and not (torch.cuda.is_available()
+                                   and (dev.index is None or dev.index < torch.cuda.device_count())):
+        raise InputError(f"device {str(dev)!r} is not available on this machine "
+                         f"({torch.cuda.device_count()} CUDA devices)")
+    return dev

@@ -2,10 +2,12 @@
 validation split only, distribution and MLP probes recover what is there, and noise or
 shuffled targets are not recovered (negative controls)."""
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
@@ -99,7 +101,13 @@ def test_the_softmax_fit_reaches_the_cvxpy_cross_entropy_optimum(seed, alpha):
     S = X @ W
     ce = (cp.sum(cp.log_sum_exp(S, axis=1)) - cp.sum(cp.multiply(P, S))) / n
     prob = cp.Problem(cp.Minimize(ce + 0.5 * alpha * cp.sum_squares(W[:-1])))
-    prob.solve(solver=cp.CLARABEL)
+    with warnings.catch_warnings():
+        # Clarabel ends some exponential-cone instances (e.g. seed 35365, alpha 1e-3) short of
+        # its tolerances ("optimal_inaccurate", with a UserWarning): no reference to compare
+        # against, so Hypothesis discards that instance rather than failing on the solver.
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+        prob.solve(solver=cp.CLARABEL)
+    assume(prob.status != cp.OPTIMAL_INACCURATE)
     assert prob.status == cp.OPTIMAL
     ours, nit = _softmax_fit(Z, P, alpha)
     gap = _objective(X, P, alpha, ours) - _objective(X, P, alpha, W.value)
