@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import InputError
-from theorems.scaffold import new_theorem
+from theorems.scaffold import check_spec_is_new, new_theorem
 
 ROOT = Path(__file__).resolve().parents[1]
 FILLED = '''    return Measurement({"error": 0.0})'''
@@ -48,6 +48,8 @@ def test_scaffold_fails_until_filled_in_then_passes_and_is_reported(project):
                                             "-k", "toy2099")
     assert contract.ret != 0
     contract.stdout.fnmatch_lines(["*toy2099.answer*"])
+    # the corruption check is run for it too (it fails: nothing is written yet)
+    contract.stdout.fnmatch_lines(["*test_reference_rejects_a_corrupted_input*toy2099.answer*"])
 
     _fill_in(project.path)
     result = project.runpytest_subprocess("paper_checks", "--report-dir", "rep",
@@ -82,3 +84,19 @@ def test_scaffold_refuses_bad_names_and_overwrites(tmp_path):
     new_theorem("smith2025", "probe", root=tmp_path, package="mine")
     with pytest.raises(InputError, match="exists already"):
         new_theorem("smith2025", "probe", root=tmp_path, package="mine")
+
+
+def test_scaffold_checks_every_argument_before_writing(tmp_path):
+    with pytest.raises(InputError, match="--root .* does not exist"):
+        new_theorem("smith2025", "probe", root=tmp_path / "missing")
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(InputError, match="--package 'my-pkg'"):
+        new_theorem("smith2025", "probe", root=tmp_path, package="my-pkg")
+    with pytest.raises(InputError, match="--spec 'a\"b' must look like KEY:NUMBER"):
+        new_theorem("smith2025", "probe", root=tmp_path, spec='a"b')
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(InputError, match="'linear_origins:7' is already the spec key of claim"):
+        check_spec_is_new("linear_origins:7", "smith2025")
+    check_spec_is_new(None, "smith2025")  # smith2025:1 is free
+    written = new_theorem("smith2025", "probe", root=tmp_path, package="mine", spec="smith2025:1b")
+    assert "smith2025:1b" in written[-2].read_text()  # the module, with the spec key given

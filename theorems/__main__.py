@@ -4,24 +4,67 @@
 * ``list``: the registered theorems and claims.
 * ``ablate``: run every theorem's negative controls and show which assumption each breaks.
 * ``search``: counterexample search on the gap between witnesses (see theorems.search).
+
+Bad input (a mistyped theorem id, a count that is not positive, a missing or garbled replay
+file, a package in ``REPRESENTATION_THEOREMS_EXTRA`` that cannot be imported, a bad name or
+folder for ``new``) is reported as one line on stderr, ``python -m theorems: error: ...``,
+with exit status 2 and no traceback; ``--traceback`` shows the traceback of an unexpected
+error (a bug) instead of its one-line summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 import time
 from pathlib import Path
 
+from sim.errors import InputError
+
+PROG = "python -m theorems"
+USAGE_ERROR = 2  # argparse's exit status for bad arguments; every input error uses it
+UNEXPECTED_ERROR = 3  # an error that is not bad input: a bug, reported in one line
+
+
+class UsageError(InputError):
+    """A command-line argument argparse refused (unknown option, value of the wrong type)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are raised (and printed by :func:`main` as one line)
+    instead of printing the usage block and exiting."""
+
+    def error(self, message: str):
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if bad:  # a mistyped verb: name the closest ones
+            choices = re.findall(r"[\w-]+", bad.group(2))
+            close = difflib.get_close_matches(bad.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
 
 def _new(args) -> int:
-    from theorems.scaffold import new_theorem
+    from theorems.scaffold import check_spec_is_new, new_theorem
+    check_spec_is_new(args.spec, args.paper)
     for path in new_theorem(args.paper, args.slug, root=Path(args.root), package=args.package,
                             spec=args.spec):
         print(f"wrote {path}")
-    print("next: fill in the module (statement, example, reference, simulate, compare, claims, "
-          "negative_controls), then run: pytest tests/test_contract.py paper_checks/ -k "
-          f"{args.slug}")
+    print("next: fill in the module (statement, example, reference, simulate, compare, "
+          "corrupt, claims, negative_controls), then run: pytest tests/test_contract.py "
+          f"paper_checks/ -k {args.slug}")
     return 0
 
 
@@ -36,9 +79,10 @@ def _list(args) -> int:
 
 def _ablate(args) -> int:
     from theorems.registry import all_theorems
+    theorems = all_theorems()  # an unusable registry is refused before the table starts
     failures = 0
     print(f"{'theorem':<44} {'assumption broken':<66} check fails?")
-    for thm in all_theorems():
+    for thm in theorems:
         for name, control in thm.negative_controls().items():
             start = time.perf_counter()
             try:
@@ -55,24 +99,32 @@ def _ablate(args) -> int:
 
 def _search(args) -> int:
     from theorems import search
-    from theorems.registry import all_theorems
-    if args.replay:
+    from theorems.registry import all_theorems, get_theorem
+    if args.replay is not None:
+        if args.theorems:
+            raise UsageError("--replay recomputes the saved instance of one theorem; give "
+                             "either theorem ids or --replay, not both")
         out = search.replay(Path(args.replay))
         print(f"{out['theorem']}: saved gap {out['worst_gap']:.3g}, replayed "
               f"{out['replayed_gap']:.3g} {out['replayed_gaps']} at {out['params']}")
         return 0
     ids = args.theorems or [t.id for t in all_theorems()]
-    for tid in ids:
+    for tid in dict.fromkeys(ids):  # every id is checked before any search starts
+        get_theorem(tid)
+    out = search.output_folder(args.out)
+    for tid in dict.fromkeys(ids):
         start = time.perf_counter()
-        found = search.search(tid, examples=args.examples, out=Path(args.out))
+        found = search.search(tid, examples=args.examples, out=out)
         print(f"{tid}: worst gap {found['worst_gap']:.3g} {found['gaps']} at {found['params']} "
-              f"({args.examples} examples, {time.perf_counter() - start:.0f}s; saved in {args.out})")
+              f"({args.examples} examples, {time.perf_counter() - start:.0f}s; saved in {out})")
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m theorems")
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Scaffold, list, ablate and search the theorems.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of an unexpected error")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("new", help="scaffold a theorem module and its paper-checks test")
     p.add_argument("paper", help="paper key, e.g. smith2025")
     p.add_argument("slug", help="theorem slug, e.g. probe_recovers_posterior")
@@ -86,12 +138,40 @@ def main(argv=None) -> int:
     sub.add_parser("ablate", help="run every negative control").set_defaults(func=_ablate)
     p = sub.add_parser("search", help="counterexample search on the gap between witnesses")
     p.add_argument("theorems", nargs="*", help="theorem ids (default: all)")
-    p.add_argument("--examples", type=int, default=50)
+    p.add_argument("--examples", type=_positive, default=50,
+                   help="examples per theorem (a positive integer; default 50)")
     p.add_argument("--out", default="paper_checks_report/search")
     p.add_argument("--replay", default=None, help="a saved search-<id>.json to recompute")
     p.set_defaults(func=_search)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command; bad input is one line on stderr and exit status 2."""
+    show_traceback = "--traceback" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+        return args.func(args)
+    except InputError as exc:  # bad input: ours, argparse's, the registry's, the scaffold's
+        _error(str(exc))
+        return USAGE_ERROR
+    except OSError as exc:  # a file or folder the command cannot read or write
+        where = f" {exc.filename!r}" if exc.filename else ""
+        _error(f"cannot use{where}: {exc.strerror or exc}")
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: one line unless --traceback
+        if show_traceback:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --traceback for details)")
+        return UNEXPECTED_ERROR
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())  # one line, whatever the message holds
+    print(f"{PROG}: error: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

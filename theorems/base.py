@@ -297,6 +297,10 @@ class Theorem(abc.ABC):
     slug: ClassVar[str]
     title: ClassVar[str]
     citation: ClassVar[str]
+    # True when example(), reference(), simulate(), compare() or the negative controls
+    # train a model that takes minutes (the shared transformer runs): the contract test then
+    # runs those parts only with --runslow, and checks corrupt() (never trained) always.
+    trains: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Corrupted:

@@ -3,6 +3,7 @@ agree on drawn instances, unfitted runs are inconclusive, and bad input is refus
 
 import dataclasses
 import functools
+import types
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from theorems.convex._program import SolverFailure
 from theorems.convex.maxmargin import nuclear_max_margin
 from theorems.jiang2024 import joint_max_margin as jmm
 from theorems.jiang2024 import joint_training as jt
+from theorems.jiang2024._common import closed_form_G
 from theorems.jiang2024.canonical_solution import uniform_model
 
 ROUND = 1e-10  # float64 identities on O(1) matrices
@@ -169,3 +171,98 @@ def test_p4_at_d_above_the_rank_reaches_p3_and_loses_pairwise_linearity():
 
 def test_solver_failure_is_importable_for_callers():
     assert issubclass(SolverFailure, RuntimeError)
+
+
+# --- the MIN_FITTED rule: fewer than three fitted runs make a sweep inconclusive ----------------
+
+GOOD = {"lin_g_mean": 0.99, "lin_g_min": 0.97, "orth_mean": 0.01, "orth_max": 0.02,
+        "align": 0.995, "imbalance": 1e-3}
+UNFIT_KL = 2 * jt.KL_FIT  # a run that has not reached the fit criterion
+
+
+def _fake_runs(monkeypatch, kl_of, geometry_of=lambda key: GOOD):
+    """Replace the joint runs by fixed metrics (no training): ``kl_of(key)`` gives each run's
+    KL, ``geometry_of(key)`` the rest, where ``key`` is (seed, m, d, optimizer, contexts)."""
+    def fake(seed, m, d, optimizer="gd", contexts="complete", steps=jt.STEPS):
+        key = (seed, m, d, optimizer, contexts)
+        return None, None, {**geometry_of(key), "kl": kl_of(key)}
+    monkeypatch.setattr(jt, "joint_run", fake)
+
+
+def _sweep_kl(n_fitted: int, at_boundary: bool = False):
+    """KL per d >= m sweep run: the first ``n_fitted`` fit (the last of them exactly at the
+    criterion KL = KL_FIT when ``at_boundary``), the rest do not."""
+    fitted = {run[:3]: i < n_fitted for i, run in enumerate(jt.SWEEP_AT_LEAST_M)}
+
+    def kl_of(key):
+        m, d, opt = key[1:4]
+        if (m, d, opt) not in fitted:
+            return 0.005  # the d < m runs (figure only)
+        if not fitted[m, d, opt]:
+            return UNFIT_KL
+        last = [k for k, v in fitted.items() if v][-1]
+        return jt.KL_FIT if at_boundary and (m, d, opt) == last else 0.005
+    return kl_of
+
+
+def _sweep_claims():
+    claims = {c.id.rsplit(".", 1)[1]: c for c in jt.JointTraining().claims()}
+    return [dataclasses.replace(claims[k], seeds=(0,), statistic="worst")
+            for k in ("alignment", "orthogonality")]
+
+
+def test_a_sweep_with_exactly_two_fitted_runs_is_inconclusive(monkeypatch):
+    _fake_runs(monkeypatch, _sweep_kl(2))
+    m = jt.measure_sweep(0)
+    assert m.details["fitted_runs"] == jt.MIN_FITTED - 1
+    assert "only 2 of 5 runs" in m.inconclusive and "geometry not judged" in m.inconclusive
+    assert np.isnan(m.values["min_align_fitted"]) and np.isnan(m.values["max_orth_mean_fitted"])
+    for claim in _sweep_claims():
+        assert claim.check().verdict == "inconclusive", claim.id
+
+
+@pytest.mark.parametrize("at_boundary", [False, True], ids=["below", "at_kl_fit"])
+def test_a_sweep_with_exactly_three_fitted_runs_is_decided(monkeypatch, at_boundary):
+    """Three fitted runs (the third at exactly KL = KL_FIT counts as fitted) decide the
+    sweep; the unfitted runs' poor geometry is not judged."""
+    poor = {**GOOD, "align": 0.5, "orth_mean": 0.5}
+    kl_of = _sweep_kl(3, at_boundary)
+    _fake_runs(monkeypatch, kl_of, lambda key: GOOD if kl_of(key) <= jt.KL_FIT else poor)
+    m = jt.measure_sweep(0)
+    assert m.details["fitted_runs"] == jt.MIN_FITTED and not m.inconclusive
+    assert m.values["min_align_fitted"] == GOOD["align"]
+    for claim in _sweep_claims():
+        assert claim.check().verdict == "pass", claim.id
+
+
+def test_three_fitted_runs_with_poor_geometry_fail(monkeypatch):
+    """Decided means it can fail: one fitted run with poor alignment and orthogonality."""
+    kl_of = _sweep_kl(3)
+    poor_fitted = jt.SWEEP_AT_LEAST_M[0]
+    _fake_runs(monkeypatch, kl_of, lambda key: {**GOOD, "align": 0.5, "orth_mean": 0.5}
+               if key[1:4] == poor_fitted else GOOD)
+    for claim in _sweep_claims():
+        assert claim.check().verdict == "fail", claim.id
+
+
+def _incomplete_claim(measurement):
+    """Claim 20 judged on ``measurement`` (measured once)."""
+    claims = {c.id.rsplit(".", 1)[1]: c for c in jt.JointTraining().claims()}
+    return dataclasses.replace(claims["incomplete_contexts"], seeds=(0,), statistic="worst",
+                               measure=lambda seed: measurement)
+
+
+@pytest.mark.parametrize(("n_fitted", "verdict"), [(2, "inconclusive"), (3, "pass")])
+def test_incomplete_contexts_need_three_fitted_subsets(monkeypatch, n_fitted, verdict):
+    """Claim 20 over E2A_SUBSETS subsets of seed 0 (subset seeds 0..9): exactly two fitted
+    subsets leave it inconclusive, three decide it. Its E2b criterion is not the rule under
+    test: P2 is answered by D-T2's closed form instead of the solver."""
+    from theorems.jiang2024 import fixed_embedding_max_margin as fem
+
+    _fake_runs(monkeypatch, lambda key: 0.005 if key[0] < n_fitted else UNFIT_KL)
+    monkeypatch.setattr(fem, "solve_p2", lambda model, A: types.SimpleNamespace(
+        W=closed_form_G(model.C, A)))
+    m = jt.measure_incomplete(0)
+    assert m.details["fitted_subsets"] == n_fitted
+    assert bool(m.inconclusive) == (n_fitted < jt.MIN_FITTED)
+    assert _incomplete_claim(m).check().verdict == verdict

@@ -51,6 +51,16 @@ def margin_report(m: int) -> tuple[int, int]:
     return min_gap, dev
 
 
+def p2_violation(Z: np.ndarray, support: np.ndarray) -> float:
+    """The worst violation of the next-token (P2) constraints by the logit matrix ``Z``:
+    every in-support logit must exceed every out-of-support one by 1 (margin), and the
+    in-support logits of a context must be equal (equality)."""
+    margin = max((float(Z[x, ~support[x]].max() - Z[x, support[x]].min() + 1)
+                  for x in range(len(Z)) if (~support[x]).any()), default=0.0)
+    equal = max(float(np.ptp(Z[x, support[x]])) for x in range(len(Z)))
+    return max(0.0, margin, equal)
+
+
 def symbolic_spectrum(m: int) -> Decision:
     """Exact Gram identities and nuclear norm m sigma_m of Z_c, in integer/sympy arithmetic."""
     model = uniform_model(m)
@@ -109,12 +119,16 @@ class CanonicalSolution(Theorem):
         return uniform_model(3)
 
     def reference(self, instance: ConceptModel):
-        """Z_c checked as a P2 point: the residual is the worst constraint violation."""
-        Z = canonical_Z(instance.S, instance.C)
-        sup = instance.support
-        viol = max(float(Z[x, ~sup[x]].max() - Z[x, sup[x]].min() + 1)
-                   for x in range(len(Z)) if (~sup[x]).any())
-        return SolveResult(value=Z, residual=max(0.0, viol))
+        """Z_c (or a planted candidate logit matrix) checked as a P2 point: the residual is
+        the worst constraint violation on the model's support."""
+        model, Z = self.unwrap(instance)
+        Z = canonical_Z(model.S, model.C) if Z is None else np.asarray(Z, dtype=np.float64)
+        return SolveResult(value=Z, residual=p2_violation(Z, model.support))
+
+    def corrupt(self, instance: ConceptModel):
+        """Z_c built from the 0/1 codes C instead of 2C - 1: every margin is 1/2, not 1."""
+        return self.Corrupted(instance, 0.5 * instance.S @ instance.C.T,
+                              planted="1/2 S C^T: 0/1 codes in place of 2C - 1 (margin 1/2)")
 
     def simulate(self, instance: ConceptModel, seed: int = 0) -> dict:
         s = np.linalg.svd(canonical_Z(instance.S, instance.C), compute_uv=False)

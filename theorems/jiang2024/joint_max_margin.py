@@ -31,9 +31,9 @@ from sim import streams
 from sim.concepts import metrics
 from theorems._symbolic import Decision
 from theorems.base import Claim, Measurement, SolveResult, Theorem
-from theorems.convex.maxmargin import nuclear_max_margin
-from theorems.jiang2024._common import PAPER, SEEDS, TAG_O
-from theorems.jiang2024.canonical_solution import symbolic_spectrum, uniform_model
+from theorems.convex.maxmargin import NUCLEAR_CERTIFICATE, nuclear_max_margin
+from theorems.jiang2024._common import PAPER, SEEDS, TAG_O, canonical_Z
+from theorems.jiang2024.canonical_solution import p2_violation, symbolic_spectrum, uniform_model
 from theorems.tolerances import Threshold
 
 STARTS = 5  # the spec's multi-start count
@@ -150,10 +150,24 @@ class JointMaxMargin(Theorem):
         return 2, 3, seed
 
     def reference(self, instance):
-        m, _, _ = instance
+        """The P3 optimum's logit table (or a planted candidate table), certified by the
+        dual point: the residual is the larger of its relative gap to the dual lower bound,
+        (||Z||_* - bound) / ||Z||_*, and its worst P2 constraint violation."""
+        (m, _, _), Z = self.unwrap(instance)
         r = p3(m)
-        return SolveResult(value=r.value, residual=r.residuals["relative_gap"], tol=1e-7,
-                           why="dual certificate of the nuclear-norm program")
+        Z = r.Z if Z is None else np.asarray(Z, dtype=np.float64)
+        value = float(np.linalg.svd(Z, compute_uv=False).sum())
+        gap = (value - r.lower_bound) / value
+        return SolveResult(value=value, residual=max(gap, p2_violation(Z, uniform_model(m).support)),
+                           tol=NUCLEAR_CERTIFICATE,
+                           why="the max-margin layer's dual certificate of the nuclear-norm program")
+
+    def corrupt(self, instance):
+        """The canonical Z_c: feasible with margin 1, but not the nuclear-norm optimum
+        (2 sqrt 6 against 4.4641 at m = 2)."""
+        model = uniform_model(instance[0])
+        return self.Corrupted(instance, canonical_Z(model.S, model.C),
+                              planted="the canonical Z_c offered as the P3 optimum")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         m, d, s = instance

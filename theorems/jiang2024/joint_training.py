@@ -121,12 +121,20 @@ def gd_step_drift(F: np.ndarray, G: np.ndarray, R: np.ndarray, eta: float) -> fl
     """One GD step changes F^T F - G^T G by exactly eta^2 (G^T R^T R G - F^T R R^T F);
     returns the largest deviation from that identity, relative to the size of the Gram
     matrices whose difference it is (the scale of float64 cancellation)."""
+    change, predicted, scale = drift_terms(F, G, R, eta)
+    return float(np.abs(change - predicted).max() / scale)
+
+
+def drift_terms(F: np.ndarray, G: np.ndarray, R: np.ndarray, eta: float):
+    """(change, predicted, scale): the change of F^T F - G^T G over one GD step of size
+    ``eta`` with residual R, D-F2's prediction eta^2 (G^T R^T R G - F^T R R^T F), and the
+    largest entry of the Gram matrices involved."""
     F1, G1 = F - eta * R @ G, G - eta * R.T @ F
     change = (F1.T @ F1 - G1.T @ G1) - (F.T @ F - G.T @ G)
     predicted = eta**2 * (G.T @ R.T @ R @ G - F.T @ R @ R.T @ F)
     scale = max(np.abs(F1.T @ F1).max(), np.abs(G1.T @ G1).max(), np.abs(F.T @ F).max(),
                 np.abs(G.T @ G).max(), 1e-300)
-    return float(np.abs(change - predicted).max() / scale)
+    return change, predicted, scale
 
 
 def measure_balancedness(seed: int) -> Measurement:
@@ -183,6 +191,7 @@ SWEEP_BELOW_M = ((4, 2, "gd"), (4, 3, "gd"), (6, 4, "gd"))  # E3 of spec 4.2
 
 
 MIN_FITTED = 3  # runs that must meet the fit criterion before a sweep claim is judged
+DRIFT_ETA = 0.05  # the step of the reference's one-step drift check
 
 
 def measure_sweep(seed: int, steps: int = STEPS) -> Measurement:
@@ -360,12 +369,25 @@ class JointTraining(Theorem):
         return seed, 4, 4
 
     def reference(self, instance):
-        seed, m, d = instance
+        """D-F2's drift of F^T F - G^T G over one GD step (eta = 0.05, random F, G, R of the
+        instance's sizes), or a planted candidate drift, checked against the step itself:
+        the residual is max |actual change - drift| relative to the Gram matrices' size."""
+        (seed, m, d), candidate = self.unwrap(instance)
+        change, predicted, scale = drift_terms(*self._drift_inputs(seed, m, d), DRIFT_ETA)
+        drift = predicted if candidate is None else np.asarray(candidate, dtype=np.float64)
+        return SolveResult(value=drift, residual=float(np.abs(change - drift).max() / scale),
+                           tol=1e-9, why="the exact O(eta^2) drift of one GD step (float64)")
+
+    @staticmethod
+    def _drift_inputs(seed: int, m: int, d: int):
         rng = streams(seed).noise
-        F, G, R = (rng.standard_normal(s) for s in ((3 ** m, d), (2 ** m, d), (3 ** m, 2 ** m)))
-        err = gd_step_drift(F, G, R, 0.05)
-        return SolveResult(value=err, residual=err, tol=1e-9,
-                           why="the exact O(eta^2) drift of one GD step (float64)")
+        return tuple(rng.standard_normal(s) for s in ((3 ** m, d), (2 ** m, d), (3 ** m, 2 ** m)))
+
+    def corrupt(self, instance):
+        """No drift at all: gradient flow conserves F^T F - G^T G, a discrete step does not."""
+        d = instance[2]
+        return self.Corrupted(instance, np.zeros((d, d)),
+                              planted="zero drift (gradient flow's law claimed for a GD step)")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         s, m, d = instance

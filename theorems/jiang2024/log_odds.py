@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, concept_vectors
+from sim.errors import InputError
 from theorems._symbolic import Decision, decide_identity
 from theorems.base import Claim, Measurement, Theorem
 from theorems.jiang2024._common import PAPER, SEEDS, TAG_D, dag_model
@@ -94,6 +95,18 @@ def blanket_closed_form(law: ConceptLaw) -> np.ndarray:
             val = log_cpt(i, c1) - log_cpt(i, c0)
             val += sum(log_cpt(k, c1) - log_cpt(k, c0) for k in children)
             out[i, j] = val
+    return out
+
+
+def own_cpt_log_odds(law: ConceptLaw) -> np.ndarray:
+    """ell[i, j] from concept i's own CPT alone: D-L2 without its children's terms, which
+    is wrong for every concept with a child (a negative control of the reference)."""
+    out = np.zeros((law.m, 2**law.m))
+    for i, pa in enumerate(law.parents):
+        for j, c in enumerate(law.vectors):
+            k = int(sum(c[q] << (len(pa) - 1 - t) for t, q in enumerate(pa)))
+            p1 = law.cpts[i][k]
+            out[i, j] = np.log(p1) - np.log(1.0 - p1)
     return out
 
 
@@ -190,10 +203,22 @@ class LogOddsStructure(Theorem):
         return dag_model(seed, 4)
 
     def reference(self, instance: ConceptModel):
-        """ell from the D-L2 closed form (CPTs only), certified against the joint table."""
+        """ell from the D-L2 closed form (CPTs only), or a planted candidate, certified
+        against the joint table."""
         from theorems.base import SolveResult
-        ell = blanket_closed_form(instance.law)
-        return SolveResult(value=ell, residual=float(np.abs(ell - instance.law.log_odds()).max()))
+        model, ell = self.unwrap(instance)
+        ell = blanket_closed_form(model.law) if ell is None else np.asarray(ell, dtype=np.float64)
+        return SolveResult(value=ell, residual=float(np.abs(ell - model.law.log_odds()).max()))
+
+    def corrupt(self, instance: ConceptModel):
+        """D-L2 with the children's CPT terms dropped (each concept's own CPT alone, the
+        parents-only mistake); the example's DAG has edges, so some concept has a child."""
+        law = instance.law
+        if not any(law.parents):
+            raise InputError("corrupt() needs a law with an edge: without children the "
+                             "parents-only log-odds are the right ones")
+        return self.Corrupted(instance, own_cpt_log_odds(law),
+                              planted="each concept's own CPT log-odds, children dropped")
 
     def simulate(self, instance: ConceptModel, seed: int = 0) -> dict:
         return {"pair_log_odds_error": pair_log_odds_error(instance)}

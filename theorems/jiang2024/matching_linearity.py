@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import scipy.linalg
 import sympy
 from hypothesis import strategies as st
 
@@ -181,10 +182,21 @@ class LogOddsMatchingLinearity(Theorem):
         return matching_embeddings(8, 4, streams(seed).noise), 0.7, -1.3
 
     def reference(self, instance):
-        F_c, l1, l2 = instance
-        D1, r1 = solve_matching(F_c, l1)
-        D2, r2 = solve_matching(F_c, l2)
-        return SolveResult(value=(D1, D2), residual=max(r1, r2))
+        """The least-squares differences (Delta_1, Delta_2), or a planted candidate pair,
+        checked against the matching system F_common Delta_k = ell_k 1."""
+        (F_c, l1, l2), candidate = self.unwrap(instance)
+        if candidate is None:
+            candidate = solve_matching(F_c, l1)[0], solve_matching(F_c, l2)[0]
+        D1, D2 = (np.asarray(D, dtype=np.float64) for D in candidate)
+        residual = max(float(np.abs(F_c @ D - ell).max()) for D, ell in ((D1, l1), (D2, l2)))
+        return SolveResult(value=(D1, D2), residual=residual)
+
+    def corrupt(self, instance):
+        """One difference for both log-odds: equal differences, which matching rules out
+        whenever ell_1 != ell_2 (D-C1)."""
+        F_c, l1, _ = instance
+        D1 = solve_matching(F_c, l1)[0]
+        return self.Corrupted(instance, (D1, D1), planted="Delta_1 offered for both log-odds")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         model = dag_model(seed, 3)
@@ -193,8 +205,15 @@ class LogOddsMatchingLinearity(Theorem):
         return {"logodds_err": metrics.log_odds_error(model, f.F, f.G)}
 
     def compare(self, instance, seed: int = 0) -> dict:
+        """How far two solutions of the matching systems are from parallel. Each is the
+        least-squares one plus a random null-space component of F_common (drawn from
+        ``seed``): a solver's min-norm choice is linear in ell, so min-norm solutions are
+        parallel whatever F_common is; any solution is, only when F_common spans (D-T1)."""
         F_c, l1, l2 = instance
         D1, D2 = self.reference(instance).value
+        null = scipy.linalg.null_space(F_c)
+        rng = streams(seed).noise
+        D1, D2 = (D + null @ rng.standard_normal(null.shape[1]) for D in (D1, D2))
         return {"parallel_rel_error": float(np.linalg.norm(D1 - (l1 / l2) * D2) / np.linalg.norm(D1))}
 
     def claims(self) -> tuple[Claim, ...]:

@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from sim import gd, streams
 from sim.data import separable
+from sim.errors import InputError
 from theorems._symbolic import Decision, exact_kkt
 from theorems.base import Claim, Theorem
 from theorems.convex import NotSeparableError, max_margin, multiclass_max_margin
@@ -160,9 +161,18 @@ class GradientDescentMaxMargin(Theorem):
         return draw_instance(seed)
 
     def reference(self, instance: Instance):
+        """The max-margin layer's KKT-certified solution; on non-separable data it refuses
+        with the separability LP's certificate (NotSeparableError)."""
         if instance.n_classes is None:
             return max_margin(instance.X, instance.y)
         return multiclass_max_margin(instance.X, instance.y, n_classes=instance.n_classes)
+
+    def corrupt(self, instance: Instance) -> Instance:
+        """The data with a contradiction appended (a point and its negation share a label):
+        no max-margin solution exists, and the reference must refuse rather than answer."""
+        if instance.n_classes is not None:
+            raise InputError("corrupt() appends a contradiction to binary data (n_classes None)")
+        return Instance(*separable.with_contradiction(instance.X, instance.y, streams(0).noise))
 
     def simulate(self, instance: Instance, seed: int = 0) -> dict:
         traj = gd.run(instance.X, instance.y, n_classes=instance.n_classes, method="momentum",

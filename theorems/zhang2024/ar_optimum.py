@@ -182,13 +182,21 @@ class AutoregressiveOptimum(Theorem):
         return rng.dirichlet(np.ones(2)), rng.dirichlet(np.ones(3), size=2)
 
     def reference(self, instance):
-        w, P = instance
-        """The merged contexts' optimal predictive, checked against pbar (Lemma M)."""
-        value, q = min_log_loss(w, P, np.zeros(2, int))
+        """The merged contexts' optimal predictive (cvxpy), or a planted candidate, checked
+        against the closed form pbar (Lemma M)."""
+        (w, P), q = self.unwrap(instance)
+        if q is None:
+            _, q = min_log_loss(w, P, np.zeros(2, int))
+        q = np.atleast_2d(np.asarray(q, dtype=np.float64))
         pbar = (w[0] * P[0] + w[1] * P[1]) / w.sum()
         return SolveResult(value=q, residual=float(np.abs(q[0] - pbar).max()), tol=1e-4,
                            why="the exponential-cone argmin is accurate to ~1e-5 at a flat "
                            "optimum (the optimal value to ~1e-10)")
+
+    def corrupt(self, instance):
+        """The first context's own conditional offered as the merged optimum."""
+        _, P = instance
+        return self.Corrupted(instance, P[:1], planted="P[0] in place of the mixture pbar")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         w, P = instance

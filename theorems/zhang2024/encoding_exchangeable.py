@@ -431,6 +431,7 @@ class ExchangeableEncoding(Theorem):
     slug = "exchangeable_encoding"
     title = "Trained transformers encode the sufficient statistics of exchangeable data"
     citation = "Zhang et al. 2024, arXiv 2406.03707; spec embeddings_embed 3.3, claims 11-16"
+    trains = True  # the shared transformer runs (_runs)
 
     def statement(self):
         return prop3_symbolic()

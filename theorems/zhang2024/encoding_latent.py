@@ -270,6 +270,7 @@ class HMMEncoding(Theorem):
     slug = "hmm_encoding"
     title = "Trained transformers encode the HMM belief state"
     citation = "Zhang et al. 2024, arXiv 2406.03707; spec embeddings_embed 3.4, claims 20-22"
+    trains = True  # the shared transformer runs (_runs)
 
     def statement(self):
         return BeliefStateSufficiency().statement()
@@ -448,6 +449,7 @@ class HypothesisEncoding(Theorem):
     slug = "hypothesis_encoding"
     title = "Trained transformers encode the rectangle game's hypothesis posterior"
     citation = "Zhang et al. 2024, arXiv 2406.03707; spec embeddings_embed 3.5, claim 24"
+    trains = True  # the shared transformer runs (_runs)
 
     def statement(self):
         return rank_statement()
@@ -621,6 +623,7 @@ class TopicEncoding(Theorem):
     slug = "topic_encoding"
     title = "Trained transformers encode the topic mixture of synthetic LDA documents"
     citation = "Zhang et al. 2024, arXiv 2406.03707; spec embeddings_embed 3.6, claim 26"
+    trains = True  # the shared transformer runs (_runs)
 
     def statement(self):
         return bag_of_words_statement()

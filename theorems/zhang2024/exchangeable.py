@@ -403,10 +403,19 @@ class ExchangeableSufficiency(Theorem):
         return model, model.sample(1, 5, streams(seed).data)[1][0]
 
     def reference(self, instance):
-        model, x = instance
+        """Posterior moments by quadrature, checked against the closed form (or against a
+        planted candidate)."""
+        (model, x), candidate = self.unwrap(instance)
         mom, _ = quadrature_bb(model, x)
-        return SolveResult(value=mom, residual=_rel(model.moments(x)[0], mom), tol=QUADRATURE,
+        closed = model.moments(x)[0] if candidate is None else candidate
+        return SolveResult(value=mom, residual=_rel(closed, mom), tol=QUADRATURE,
                            why="closed form vs adaptive quadrature at 1e-12")
+
+    def corrupt(self, instance):
+        """The closed form applied to x without its last observation (one token off)."""
+        model, x = instance
+        return self.Corrupted(instance, model.moments(np.asarray(x)[None, :-1])[0],
+                              planted="the moments of x_1..x_{n-1}: the last token dropped")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         model, x = instance

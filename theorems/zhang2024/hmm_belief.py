@@ -147,9 +147,20 @@ class BeliefStateSufficiency(Theorem):
         return hmm, hmm.sample(1, 5, rng)[1][0]
 
     def reference(self, instance):
-        hmm, x = instance
+        """Beliefs by enumerating every state path, checked against the forward filter (or
+        against planted candidate beliefs)."""
+        (hmm, x), beliefs = self.unwrap(instance)
         brute = hmm.brute_force_filter(x)
-        return SolveResult(value=brute, residual=float(np.abs(brute - hmm.filter(x)).max()))
+        beliefs = hmm.filter(x) if beliefs is None else np.asarray(beliefs, dtype=np.float64)
+        return SolveResult(value=brute, residual=float(np.abs(brute - beliefs).max()))
+
+    def corrupt(self, instance):
+        """The released code's last belief, which counts the last emission twice."""
+        hmm, x = instance
+        beliefs = hmm.filter(x).copy()
+        beliefs[-1] = hmm.code_variant_last_posterior(x)
+        return self.Corrupted(instance, beliefs,
+                              planted="the released code's b_T (last emission counted twice)")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         hmm, x = instance

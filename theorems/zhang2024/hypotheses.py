@@ -192,10 +192,20 @@ class HypothesisPosterior(Theorem):
         return game, game.sample(1, int(rng.integers(1, 15)), rng)[1][0]
 
     def reference(self, instance):
-        game, x = instance
+        """The posterior as a per-point likelihood product, checked against the
+        bounding-box oracle (or against a planted candidate posterior)."""
+        (game, x), post = self.unwrap(instance)
         brute = brute_force_posterior(game, x)
-        return SolveResult(value=brute, residual=float(np.abs(brute - game.posterior(x)[0]).max()),
+        post = game.posterior(x)[0] if post is None else np.asarray(post, dtype=np.float64)
+        return SolveResult(value=brute, residual=float(np.abs(brute - post).max()),
                            tol=EXACT, why="per-point likelihood product vs the bounding-box oracle")
+
+    def corrupt(self, instance):
+        """Uniform over the consistent hypotheses: the size principle (1 / area^n) dropped."""
+        game, x = instance
+        consistent = (brute_force_posterior(game, x) > 0).astype(np.float64)
+        return self.Corrupted(instance, consistent / consistent.sum(),
+                              planted="uniform over consistent hypotheses (no size principle)")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         game, x = instance

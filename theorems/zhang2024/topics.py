@@ -132,11 +132,19 @@ class BagOfWords(Theorem):
         return model, model.sample(1, int(rng.integers(1, 7)), rng)[2][0]
 
     def reference(self, instance):
-        model, doc = instance
+        """E[theta_0 | w] by quadrature of the bag-of-words form, checked against the
+        enumeration over topic assignments (or against a planted candidate)."""
+        (model, doc), exact = self.unwrap(instance)
         q_mean, _ = quadrature_posterior(model, doc)
-        exact = float(model.posterior_mean(doc)[0, 0])
+        exact = float(model.posterior_mean(doc)[0, 0]) if exact is None else float(exact)
         return SolveResult(value=q_mean, residual=abs(exact - q_mean) / abs(q_mean),
                            tol=QUADRATURE, why="enumeration vs quadrature of the bag-of-words form")
+
+    def corrupt(self, instance):
+        """The prior mean of theta_0: the document ignored."""
+        model, _ = instance
+        return self.Corrupted(instance, float(model.alpha[0] / model.alpha.sum()),
+                              planted="the prior mean alpha_0 / sum(alpha) (document ignored)")
 
     def simulate(self, instance, seed: int = 0) -> dict:
         model, doc = instance

@@ -1,0 +1,316 @@
+"""Bad input to the command line and the registry: every verb and option of
+``python -m theorems`` refuses it with ONE line on stderr (``python -m theorems: error: ...``),
+naming the argument and the problem, exit status 2 and no traceback; the registry raises
+typed errors with the closest registered ids."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from sim.errors import InputError
+from theorems import registry
+from theorems.__main__ import USAGE_ERROR, main
+from theorems.registry import (
+    ExtraPackageError,
+    RegistryError,
+    UnknownClaimError,
+    UnknownTheoremError,
+    get_claim,
+    get_theorem,
+)
+from theorems.search import ReplayError, replay
+from theorems.search import search as run_search
+
+PREFIX = "python -m theorems: error: "
+A_THEOREM = "jiang2024.canonical_solution"  # cheap: its search space is m in 1..4
+
+
+def cli(capsys, *argv):
+    """Run ``main(argv)`` in this process; return (exit status, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *argv, says=()) -> str:
+    """Run the command and check it is refused with one line naming ``says``; return it."""
+    code, out, err = cli(capsys, *argv)
+    lines = err.splitlines()
+    assert code == USAGE_ERROR, (code, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith(PREFIX), err
+    assert "Traceback" not in err
+    for fragment in ([says] if isinstance(says, str) else says):
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def extra(monkeypatch, tmp_path):
+    """Set REPRESENTATION_THEOREMS_EXTRA (and put ``tmp_path`` on sys.path) for one test;
+    the registry is rebuilt before and after."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def set_extra(value: str):
+        monkeypatch.setenv(registry.EXTRA_ENV, value)
+        registry.refresh()
+    yield set_extra
+    monkeypatch.delenv(registry.EXTRA_ENV, raising=False)
+    registry.refresh()
+
+
+def _package(root, name: str, files: dict) -> None:
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(textwrap.dedent(text))
+
+
+# --- the parser itself --------------------------------------------------------------------------
+
+def test_no_command_is_one_line(capsys):
+    refused(capsys, says="required: command")
+
+
+def test_a_mistyped_verb_gets_the_closest_one(capsys):
+    refused(capsys, "lst", says=("invalid choice: 'lst'", "did you mean 'list'?"))
+
+
+def test_an_unknown_option_is_one_line(capsys):
+    refused(capsys, "list", "--verbose", says="unrecognized arguments: --verbose")
+
+
+def test_a_process_run_prints_one_line_and_no_traceback():
+    """The same through the interpreter: the exit status and stderr of the real process."""
+    res = subprocess.run([sys.executable, "-m", "theorems", "search", "jiang2024.canonical_soluton"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == USAGE_ERROR
+    assert res.stderr.splitlines() == [
+        f"{PREFIX}no theorem 'jiang2024.canonical_soluton'; did you mean '{A_THEOREM}'?"]
+
+
+def test_an_unexpected_error_is_one_line_unless_traceback_is_asked_for(capsys, monkeypatch):
+    import theorems.registry
+
+    def broken():
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(theorems.registry, "all_theorems", broken)
+    code, _, err = cli(capsys, "list")
+    assert code not in (0, USAGE_ERROR)
+    assert err.splitlines() == [f"{PREFIX}unexpected RuntimeError: a bug (rerun with --traceback "
+                                "for details)"]
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["--traceback", "list"])
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+def test_search_names_an_unknown_theorem_with_close_matches(capsys):
+    line = refused(capsys, "search", "jiang2024.canonical_soluton", says="no theorem")
+    assert line == f"{PREFIX}no theorem 'jiang2024.canonical_soluton'; did you mean '{A_THEOREM}'?"
+
+
+def test_search_checks_every_id_before_searching(capsys, tmp_path):
+    refused(capsys, "search", A_THEOREM, "foo.bar", "--out", tmp_path, says="no theorem 'foo.bar'")
+    assert not list(tmp_path.iterdir())  # nothing ran, nothing was saved
+
+
+def test_search_says_when_a_claim_id_is_given(capsys):
+    refused(capsys, "search", f"{A_THEOREM}.margin",
+            says=("that is a claim id", f"its theorem is '{A_THEOREM}'"))
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x", "1.5"])
+def test_search_refuses_examples_that_are_not_positive_integers(capsys, value):
+    refused(capsys, "search", A_THEOREM, "--examples", value,
+            says=("argument --examples", "must be a positive integer"))
+
+
+def test_search_refuses_an_output_folder_that_is_a_file(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    refused(capsys, "search", A_THEOREM, "--examples", 1, "--out", tmp_path / "file",
+            says=("--out", "is a file, not a folder"))
+
+
+def test_search_runs_and_saves_on_good_input(capsys, tmp_path):
+    code, out, err = cli(capsys, "search", A_THEOREM, "--examples", 2, "--out", tmp_path)
+    assert code == 0 and not err
+    assert (tmp_path / f"search-{A_THEOREM}.json").exists() and A_THEOREM in out
+    code, out, err = cli(capsys, "search", "--replay", tmp_path / f"search-{A_THEOREM}.json")
+    assert code == 0 and not err and "replayed" in out
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (None, "no such file"),
+    ('{"theorem": "jiang2024.canonical_solution", "par', "is not JSON"),
+    ("[1, 2]", "is not a saved search: it lacks 'theorem', 'params', 'worst_gap'"),
+    ('{"theorem": "jiang2024.canonical_solution", "worst_gap": 0}', "it lacks 'params'"),
+    ('{"theorem": 7, "params": {}, "worst_gap": 0}', "'theorem' must be a theorem id"),
+    ('{"theorem": "jiang2024.canonical_solution", "params": null, "worst_gap": null}',
+     "'params' must be an object"),
+    ('{"theorem": "jiang2024.canonical_solutio", "params": {"m": 2}, "worst_gap": 0}',
+     f"no theorem 'jiang2024.canonical_solutio'; did you mean '{A_THEOREM}'?"),
+    ('{"theorem": "jiang2024.canonical_solution", "params": {"q": 2}, "worst_gap": 0}',
+     "do not build an instance of jiang2024.canonical_solution: KeyError"),
+], ids=["missing", "garbled", "not_an_object", "no_params", "theorem_not_a_string",
+        "params_null", "unknown_theorem", "params_do_not_fit"])
+def test_replay_refuses_a_bad_file(capsys, tmp_path, content, says):
+    path = tmp_path / "search.json"
+    if content is not None:
+        path.write_text(content)
+    refused(capsys, "search", "--replay", path, says=(f"--replay '{path}'", says))
+
+
+def test_replay_refuses_a_folder_and_ids_together_with_a_file(capsys, tmp_path):
+    refused(capsys, "search", "--replay", tmp_path, says="is a folder")
+    refused(capsys, "search", A_THEOREM, "--replay", tmp_path / "x.json",
+            says="either theorem ids or --replay")
+
+
+def test_the_search_functions_raise_typed_errors(tmp_path):
+    with pytest.raises(UnknownTheoremError, match="did you mean"):
+        run_search("jiang2024.canonical_soluton", examples=1)
+    with pytest.raises(InputError, match="examples must be a positive integer"):
+        run_search(A_THEOREM, examples=0)
+    with pytest.raises(ReplayError, match="no such file"):
+        replay(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text(json.dumps({"theorem": A_THEOREM}))
+    with pytest.raises(ReplayError, match="lacks 'params', 'worst_gap'"):
+        replay(tmp_path / "bad.json")
+
+
+# --- new --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["Smith-2025", "probe"], "paper 'Smith-2025' must be a lower-case Python identifier"),
+    (["2025smith", "probe"], "paper '2025smith' must be"),
+    (["smith2025", "Probe"], "slug 'Probe' must be a lower-case Python identifier"),
+    (["smith2025", "class"], "slug 'class' must be"),
+    (["smith2025", "_private"], "slug '_private' must be"),
+    (["smith2025", "probe", "--package", "my-pkg"], "--package 'my-pkg' must be an importable"),
+    (["smith2025", "probe", "--package", "a..b"], "--package 'a..b' must be"),
+    (["smith2025", "probe", "--spec", "no colon"], "--spec 'no colon' must look like KEY:NUMBER"),
+    (["smith2025", "probe", "--spec", 'x:1"; import os'], "--spec 'x:1\"; import os' must look"),
+    (["smith2025", "probe", "--spec", "gd:G2"],
+     "--spec 'gd:G2' is already the spec key of claim 'soudry2018.gd_max_margin.direction'"),
+], ids=["paper_dash", "paper_digit_first", "slug_upper", "slug_keyword", "slug_private",
+        "package_dash", "package_empty_part", "spec_space", "spec_quote", "spec_taken"])
+def test_new_refuses_bad_names_and_writes_nothing(capsys, tmp_path, args, says):
+    refused(capsys, "new", *args, "--root", tmp_path, says=says)
+    assert not list(tmp_path.iterdir())
+
+
+def test_new_refuses_a_root_that_is_missing_or_a_file(capsys, tmp_path):
+    refused(capsys, "new", "smith2025", "probe", "--root", tmp_path / "none",
+            says=("--root", "does not exist"))
+    assert not (tmp_path / "none").exists()
+    (tmp_path / "file").write_text("")
+    refused(capsys, "new", "smith2025", "probe", "--root", tmp_path / "file",
+            says=("--root", "is a file, not a folder"))
+
+
+def test_new_refuses_to_overwrite_or_shadow(capsys, tmp_path):
+    code, out, _ = cli(capsys, "new", "smith2025", "probe", "--root", tmp_path, "--package", "mine")
+    assert code == 0 and "wrote" in out
+    refused(capsys, "new", "smith2025", "probe", "--root", tmp_path, "--package", "mine",
+            says="exists already")
+    (tmp_path / "mine" / "helpers.py").write_text("")
+    refused(capsys, "new", "helpers", "probe", "--root", tmp_path, "--package", "mine",
+            says="paper 'helpers' would shadow the module")
+    assert not (tmp_path / "mine" / "helpers").exists()
+
+
+def test_new_refuses_a_test_that_exists_already(capsys, tmp_path):
+    checks = tmp_path / "paper_checks" / "test_smith2025.py"
+    checks.parent.mkdir()
+    checks.write_text("def test_probe_main(evidence):\n    pass\n")
+    refused(capsys, "new", "smith2025", "probe", "--root", tmp_path, "--package", "mine",
+            says="already has test_probe_main")
+    assert not (tmp_path / "mine").exists()
+
+
+# --- REPRESENTATION_THEOREMS_EXTRA, list and ablate ---------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["list", "ablate", "search"])
+def test_a_missing_extra_package_is_one_line_for_every_verb(capsys, extra, verb):
+    extra("no_such_package_here")
+    refused(capsys, verb, says=("REPRESENTATION_THEOREMS_EXTRA names 'no_such_package_here'",
+                                "cannot be imported", "ModuleNotFoundError"))
+
+
+def test_an_extra_module_that_is_not_a_package_is_named(capsys, extra):
+    extra("json.decoder")
+    refused(capsys, "list", says="'json.decoder', which is a module, not a package")
+
+
+def test_an_extra_package_with_a_broken_module_is_named(capsys, extra, tmp_path):
+    _package(tmp_path, "brokenthms", {"paper/__init__.py": "", "paper/thm.py": "1 / 0\n"})
+    extra("brokenthms")
+    refused(capsys, "list", says=("package 'brokenthms'", "module 'brokenthms.paper.thm'",
+                                  "ZeroDivisionError"))
+
+
+def test_an_extra_package_with_a_broken_subpackage_is_named(capsys, extra, tmp_path):
+    _package(tmp_path, "brokensub", {"paper/__init__.py": "import no_such_dependency\n"})
+    extra("brokensub")
+    refused(capsys, "list", says=("package 'brokensub'", "'brokensub.paper' cannot be imported",
+                                  "ModuleNotFoundError: No module named 'no_such_dependency'"))
+
+
+def test_an_extra_theorem_that_clashes_is_a_registry_error(capsys, extra, tmp_path):
+    _package(tmp_path, "clashthms", {"jiang2024/__init__.py": "", "jiang2024/dup.py": '''
+        from theorems.jiang2024.canonical_solution import CanonicalSolution
+
+        class Again(CanonicalSolution):
+            pass
+        '''})
+    extra("clashthms")
+    with pytest.raises(RegistryError, match="duplicate theorem id 'jiang2024.canonical_solution'"):
+        registry.all_theorems()
+    refused(capsys, "list", says="duplicate theorem id")
+
+
+# --- the registry -----------------------------------------------------------------------------------
+
+def test_get_claim_names_close_matches_and_is_still_a_key_error():
+    with pytest.raises(UnknownClaimError) as info:
+        get_claim("soudry2018.gd_max_margin.directon")
+    err = info.value
+    assert isinstance(err, KeyError) and isinstance(err, LookupError) and isinstance(err, InputError)
+    assert str(err).startswith("no claim 'soudry2018.gd_max_margin.directon'; did you mean "
+                               "'soudry2018.gd_max_margin.direction'")
+    assert err.suggestions[0] == "soudry2018.gd_max_margin.direction"
+    assert len(str(err)) < 300  # the suggestions, not the list of every claim
+
+
+def test_get_claim_explains_a_spec_key_or_a_theorem_id():
+    with pytest.raises(KeyError, match="'gd:G2' is the spec key of claim "
+                                       "'soudry2018.gd_max_margin.direction'"):
+        get_claim("gd:G2")
+    with pytest.raises(KeyError, match="that is a theorem id; its claims are "):
+        get_claim("soudry2018.gd_max_margin")
+    with pytest.raises(KeyError, match="claims are registered; `python -m theorems list`"):
+        get_claim("zzz")
+    with pytest.raises(UnknownClaimError, match="a claim id must be a string"):
+        get_claim(7)
+
+
+def test_get_theorem_names_close_matches():
+    assert get_theorem(A_THEOREM).id == A_THEOREM
+    with pytest.raises(UnknownTheoremError, match=f"did you mean '{A_THEOREM}'"):
+        get_theorem("jiang2024.canonical_soluton")
+    with pytest.raises(LookupError):
+        get_theorem(None)
+
+
+def test_a_missing_extra_package_is_a_typed_error(extra):
+    extra("no_such_package_here")
+    with pytest.raises(ExtraPackageError, match="names 'no_such_package_here', which cannot be "
+                                                "imported: ModuleNotFoundError"):
+        registry.all_theorems()
+    assert issubclass(ExtraPackageError, InputError)
