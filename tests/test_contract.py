@@ -132,8 +132,10 @@ class TestContract:
             assert c.seeds and c.budget_s > 0
             assert all(t.why.strip() for t in c.criteria)
 
-    def test_negative_controls_make_the_checks_fail(self, thm, request):
-        only_with_runslow(thm, request)
+    def test_negative_controls_make_the_checks_fail(self, thm):
+        # Run for every theorem, trained ones included: a check that cannot fail is a defect.
+        # Their controls train the seed-0 runs, which a run of paper_checks/ in the same
+        # process then reuses.
         controls = thm.negative_controls()
         assert controls, f"{thm.id} declares no negative control"
         for name, broken_fails in controls.items():
