@@ -66,8 +66,10 @@ KKT_RESIDUAL = Tol(
 
 SEPARABILITY = Tol(
     atol=1e-7,
-    why="the separability LP is solved to 1e-10; an optimal box margin below 1e-7 of the "
-    "largest row l1-norm is indistinguishable from 0 and is read as not separable",
+    why="the separability LP is solved to 1e-10 on the exactly equilibrated data (every row's "
+    "largest entry in [1/2, 1)); a box margin below 1e-7 of the largest equilibrated row "
+    "l1-norm is indistinguishable from 0: not separable, once multipliers of the theorem of "
+    "the alternative prove the margin that small (a scale-free threshold)",
 )
 
 FLOAT64_EXACT = Tol(

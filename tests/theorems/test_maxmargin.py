@@ -1,5 +1,8 @@
 """The max-margin layer: certified solutions, independent witnesses, negative controls, bad input."""
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -21,10 +24,18 @@ from theorems.convex._program import (
     SolverFailure,
     SolverSettings,
     _farkas_bound,
+    accept_kkt,
+    alternative_bound,
+    certify_separable,
+    decide,
+    direction_lower_bound,
+    equilibrate,
     residuals,
+    separability_threshold,
+    solve_min_norm,
 )
-from theorems.convex.maxmargin import _binary_system
-from theorems.tolerances import KKT_RESIDUAL
+from theorems.convex.maxmargin import _binary_system, nuclear_max_margin
+from theorems.tolerances import KKT_RESIDUAL, SEPARABILITY
 
 # Two certified float64 solutions of the same strictly convex program agree to rounding.
 SAME_SOLUTION = 1e-9
@@ -178,16 +189,54 @@ def test_a_solve_cut_short_still_proves_contradictory_data_not_separable(data, s
         max_margin(X, y, bias=bias, settings=CUT_SHORT)
 
 
+# The rigorous rounding allowance that alternative_bound adds to ||A^T lambda||_1: about
+# 2 gamma_{R+1} (|A|^T lambda)_j per coordinate, below 1e-12 for R <= 61 rows, d <= 7
+# coordinates and equilibrated entries <= 1 (plus a free coordinate's |r_free| F term).
+BOUND_ROUNDING = 1e-12
+
+
+def _exact(x) -> Fraction:
+    return Fraction(float(x))
+
+
+def _exact_rows(M, v) -> list[Fraction]:
+    """Each row of M times v in exact rational arithmetic (every float is a rational)."""
+    vq = [_exact(t) for t in v]
+    return [sum((_exact(a) * b for a, b in zip(row, vq) if a != 0), Fraction(0))
+            for row in np.asarray(M, dtype=np.float64)]
+
+
+def _exact_alternative_bound(Ah, n_free: int, lam) -> Fraction:
+    """(sum_reg |r_j| + |r_free| F) / sum(lambda), r = Ah^T lambda, in exact arithmetic;
+    F = max over the two signs of the free column f of min ||a_reg||_1 / |f| (a row with
+    f < 0 caps the free coordinate from above at any point with positive margins, one with
+    f > 0 from below)."""
+    Ah = np.asarray(Ah)
+    p = Ah.shape[1]
+    r = _exact_rows(Ah.T, lam)
+    num = sum((abs(t) for t in r[: p - n_free]), Fraction(0))
+    if n_free and r[-1] != 0:
+        f = [_exact(t) for t in Ah[:, -1]]
+        l1 = [sum((abs(_exact(t)) for t in row[:-1]), Fraction(0)) for row in Ah]
+        caps = [min(l1[i] / abs(f[i]) for i in range(len(f)) if sign * f[i] > 0)
+                for sign in (-1, 1)]
+        num += abs(r[-1]) * max(caps)
+    return num / sum((_exact(t) for t in lam), Fraction(0))
+
+
 @given(separable_binary(n=(5, 60), d=(2, 6)), st.integers(0, 10**6), st.booleans())
 def test_farkas_multipliers_bound_the_separability_lp_from_above(data, seed, bias):
-    # weak duality: lambda >= 0, sum 1, with r = A^T lambda bounds the LP's optimal margin
+    # weak duality: lambda >= 0, sum 1, with r = A^T lambda bounds the LP's optimal margin;
+    # the bound is recomputed here exactly, and the LP's certified lower bound lies below it
     X, y = _contradiction(data, seed, bias)
     A, n_free = _binary_system(X, y, bias)
-    bound, lam = _farkas_bound(A, None, n_free, DEFAULT_SETTINGS)
+    cert = separability(X, y, bias=bias)
+    Ah = cert.scaling.A
+    bound, lam = _farkas_bound(Ah, None, n_free, DEFAULT_SETTINGS)
     assert lam.min() >= 0.0 and abs(lam.sum() - 1.0) <= FEASIBLE
-    r = A.T @ lam
-    assert bound == pytest.approx(np.abs(r[: A.shape[1] - n_free]).sum(), abs=0.0)
-    assert separability(X, y, bias=bias).margin_box <= bound + FEASIBLE
+    exact = _exact_alternative_bound(Ah, n_free, lam)
+    assert exact <= _exact(bound) <= exact + _exact(BOUND_ROUNDING)
+    assert cert.margin_lower <= bound
 
 
 @pytest.mark.parametrize("equalize", [False, True])
@@ -211,6 +260,7 @@ def test_the_theorem_of_the_alternative_never_refutes_separable_data(data, bias)
     # negative control: for separable data no multipliers exist (the QP is infeasible), so a
     # solve cut short is a SolverFailure, never a proof of non-separability
     X, y = data
+    bias = bias and np.unique(y).size == 2  # a bias needs both labels
     A, n_free = _binary_system(X, y, bias)
     assert _farkas_bound(A, None, n_free, DEFAULT_SETTINGS) is None
     with pytest.raises(SolverFailure, match="no certificate of non-separability"):
@@ -273,3 +323,245 @@ def test_bad_multiclass_input_is_named():
         multiclass_max_margin(X, support=np.ones((3, 2), dtype=bool))
     with pytest.raises(InputError, match="boolean"):
         multiclass_max_margin(X, support=np.ones((3, 2)))
+
+
+# --- the acceptance tolerances near their edges --------------------------------------------
+
+# Candidates are built with a residual (or margin, or bound) of the tolerance times 1 +- EDGE.
+# KKT: shrinking a certified u by (1 - delta) makes the worst residual delta up to ~1e-16 of
+# rounding; 1% of 1e-8 is 1e-10, a million times that.
+KKT_EDGE = 0.01
+# Separability: the LP is solved to ~1e-10 absolute; 5% of the 1.5e-7 threshold below is
+# 7.5e-9, 75 times that.
+SEPARABILITY_EDGE = 0.05
+# The near-threshold data: rows (0.75, 0.75) and -(0.75, 0.75 - delta), which the
+# equilibration leaves unchanged (largest entries 0.75 in [1/2, 1)); their box-LP value is
+# exactly delta / 2 (v = (delta / 1.5 - 1, 1)) and their largest row l1-norm is 1.5.
+NEAR_L1 = 1.5
+
+
+def _near_threshold(delta: float):
+    X = np.array([[0.75, 0.75], [0.75, 0.75 - delta]])
+    y = np.array([1.0, -1.0])
+    exact_delta = _exact(0.75) - _exact(X[1, 1])  # the delta the rounded entry carries
+    return X, y, exact_delta / 2
+
+
+def _shrunk(X, y, delta):
+    A = y[:, None] * X
+    r = max_margin(X, y)
+    return A, r.w * (1.0 - delta), r.alpha
+
+
+@pytest.mark.parametrize("scale", ["1", "1e8", "1e-8", "columns"])
+@pytest.mark.parametrize("side", [-1, 1])
+def test_the_kkt_acceptance_refuses_a_residual_just_above_its_tolerance(scale, side):
+    # the same relative miss is refused (or accepted) at every scale of the data
+    X, y = separable.planted(40, 4, streams(2).data)
+    X = X * {"1": 1.0, "1e8": 1e8, "1e-8": 1e-8, "columns": np.array([1e4, 1e2, 1.0, 1e-4])}[scale]
+    delta = KKT_RESIDUAL.atol * (1 + side * KKT_EDGE)
+    A, u, lam = _shrunk(X, y, delta)
+    res = residuals(A, None, u, lam, np.zeros(0), 0)
+    assert res.worst == pytest.approx(delta, rel=KKT_EDGE / 10), res  # the construction hits
+    if side > 0:
+        with pytest.raises(SolverFailure, match="fails its KKT check"):
+            accept_kkt(A, None, u, lam, np.zeros(0), 0)
+    else:
+        assert accept_kkt(A, None, u, lam, np.zeros(0), 0).worst <= KKT_RESIDUAL.atol
+
+
+def test_a_nan_residual_is_never_accepted():
+    X, y = separable.planted(20, 3, streams(2).data)
+    A, u, lam = _shrunk(X, y, 0.0)
+    lam = lam.copy()
+    lam[np.flatnonzero(lam > 0)[0]] = np.nan
+    with pytest.raises(SolverFailure, match="fails its KKT check"):
+        accept_kkt(A, None, u, lam, np.zeros(0), 0)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0**40, 2.0**-40])
+@pytest.mark.parametrize("side", [-1, 1])
+def test_the_separability_decision_at_its_threshold(scale, side):
+    threshold = SEPARABILITY.atol * NEAR_L1
+    X, y, t_star = _near_threshold(2 * threshold * (1 + side * SEPARABILITY_EDGE))
+    cert = separability(X * scale, y)
+    # a power-of-two scale leaves the equilibrated data, and so the decision, unchanged
+    assert np.array_equal(cert.scaling.A, y[:, None] * X)
+    assert cert.threshold == threshold  # atol times the l1-norm 0.75 + 0.75, both exact
+    if side > 0:
+        assert cert.separable and cert.proof == "lp"
+        assert threshold < cert.margin_lower and _exact(cert.margin_lower) <= t_star
+    else:
+        assert not cert.separable and cert.proof == "lp"
+        assert t_star <= _exact(cert.margin_upper) and cert.margin_upper <= threshold
+
+
+def test_decide_needs_a_certificate_on_the_right_side_of_the_threshold():
+    t = SEPARABILITY.atol
+    above, below = t * (1 + SEPARABILITY_EDGE), t * (1 - SEPARABILITY_EDGE)
+    assert decide(above, math.inf, t) is True
+    assert decide(-math.inf, below, t) is False
+    assert decide(-math.inf, t, t) is False  # "not separable" is margin <= threshold
+    assert decide(t, math.inf, t) is None  # "separable" needs margin > threshold
+    assert decide(below, above, t) is None
+    with pytest.raises(SolverFailure, match="contradictory"):
+        decide(above, below, t)
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_a_direction_near_the_threshold_is_certified_only_above_it(side):
+    threshold = SEPARABILITY.atol * NEAR_L1
+    X, y, t_star = _near_threshold(2 * threshold * (1 + side * SEPARABILITY_EDGE))
+    A = y[:, None] * X
+    scaling = equilibrate(A)
+    v = np.array([float(2 * t_star / _exact(1.5)) - 1.0, 1.0])  # the LP's optimum, rounded
+    lower = direction_lower_bound(A, None, 0, scaling, v)
+    exact = min(_exact_rows(scaling.A, v))
+    assert _exact(lower) <= exact and exact - _exact(lower) <= _exact(BOUND_ROUNDING)
+    assert decide(lower, math.inf, threshold) is (True if side > 0 else None)
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_farkas_multipliers_near_the_threshold_prove_only_below_it(side):
+    # rows a and -a (exactly not separable); multipliers (1/2 + eps, 1/2 - eps) are off the
+    # optimum (1/2, 1/2) and bound the margin by 3 eps: a proof only while 3 eps <= threshold
+    threshold = SEPARABILITY.atol * NEAR_L1
+    A = np.array([[0.75, 0.75], [-0.75, -0.75]])
+    eps = threshold * (1 + side * SEPARABILITY_EDGE) / 3
+    lam = np.array([0.5 + eps, 0.5 - eps])
+    bound = alternative_bound(A, None, 0, lam)
+    exact = _exact_alternative_bound(A, 0, lam)
+    assert exact <= _exact(bound) <= exact + _exact(BOUND_ROUNDING)
+    assert decide(-math.inf, bound, threshold) is (None if side > 0 else False)
+
+
+def test_a_direction_off_the_equalities_certifies_only_what_their_null_space_allows():
+    # the row a = (1, 1) under the equality v1 + v2 = 0: every feasible margin is exactly 0,
+    # while v = (1, 1), off the null space, has a.v = 2; the certified bound must be <= 0
+    A, E = np.array([[1.0, 1.0]]), np.array([[1.0, 1.0]])
+    assert direction_lower_bound(A, E, 0, equilibrate(A, E), np.array([1.0, 1.0])) <= 0.0
+    assert not certify_separable(A, E).separable
+    # and a point a rounding error off the null space keeps nearly all of its margin
+    A, E = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
+    scaling = equilibrate(A, E)
+    lower = direction_lower_bound(A, E, 0, scaling, np.array([1.0, 2.0**-40]))
+    t_star = _exact(scaling.A[0, 0])  # max a_hat v over the box with v2 = 0
+    assert _exact(lower) <= t_star and decide(lower, math.inf, separability_threshold(scaling))
+
+
+def test_the_farkas_bound_covers_the_rounding_that_hides_a_residual():
+    # r = 1/4 + 2^-61 - 1/4 = 2^-61 exactly, but float64 sums it to 0 in this order: the
+    # bound must still cover the exact value (an unverified bound of 0 would be a false proof)
+    A = np.array([[1.0], [2.0**-60], [-1.0]])
+    lam = np.array([0.25, 0.5, 0.25])
+    assert (A.T @ lam)[0] in (0.0, 2.0**-61)  # 0 in the written order; a BLAS may reorder
+    bound = alternative_bound(A, None, 0, lam)
+    assert _exact_alternative_bound(A, 0, lam) == Fraction(1, 2**61) <= _exact(bound)
+
+
+# --- bad input in this layer -----------------------------------------------------------------
+
+@pytest.mark.parametrize("settings", [{"max_iter": 10}, None, "tight", 1e-10])
+def test_settings_that_are_not_solver_settings_are_named(settings):
+    X, y = separable.planted(10, 3, streams(0).data)
+    for call in (lambda: max_margin(X, y, settings=settings),
+                 lambda: separability(X, y, settings=settings),
+                 lambda: multiclass_max_margin(X, (y > 0).astype(int), n_classes=2,
+                                               settings=settings),
+                 lambda: nuclear_max_margin(np.eye(3, dtype=bool), settings=settings),
+                 lambda: solve_min_norm(y[:, None] * X, settings=settings),
+                 lambda: certify_separable(y[:, None] * X, settings=settings)):
+        with pytest.raises(InputError, match="settings must be a"):
+            call()
+
+
+@pytest.mark.parametrize("field,value", [("max_iter", 0), ("max_iter", 1.5), ("max_iter", True),
+                                         ("tol_feas", -1e-10), ("tol_gap_abs", float("nan")),
+                                         ("tol_gap_rel", "1e-10")])
+def test_bad_solver_settings_are_named(field, value):
+    with pytest.raises(InputError, match=f"settings.{field}"):
+        SolverSettings(**{field: value})
+
+
+@pytest.mark.parametrize("n_classes", [3.0, True, np.True_, 0, 1, -2, "3", None])
+def test_bad_n_classes_is_named(n_classes):
+    X = np.eye(3)
+    with pytest.raises(InputError, match="n_classes"):
+        multiclass_max_margin(X, [0, 1, 2], n_classes=n_classes)
+
+
+@pytest.mark.parametrize("bias", [1, 0, "yes", None, 1.0])
+def test_a_bias_that_is_not_a_bool_is_named(bias):
+    X, y = separable.planted(10, 3, streams(0).data)
+    for fn in (max_margin, separability):
+        with pytest.raises(InputError, match="bias must be True or False"):
+            fn(X, y, bias=bias)
+
+
+def test_other_flags_that_are_not_bools_are_named():
+    X = np.eye(3)
+    with pytest.raises(InputError, match="equalize must be True or False"):
+        multiclass_max_margin(X, [0, 1, 2], n_classes=3, equalize="no")
+    with pytest.raises(InputError, match="equalize must be True or False"):
+        nuclear_max_margin(np.eye(3, dtype=bool), equalize=1)
+    with pytest.raises(InputError, match="working_set must be True, False or None"):
+        max_margin(X, [1, 1, 1], working_set="auto")
+
+
+@pytest.mark.parametrize("exponent", [300, -300])
+def test_entries_near_1e300_are_decided_and_the_max_margin_is_refused_by_name(exponent):
+    # separability is decided at any float64 scale; the max-margin solution's multipliers
+    # (~scale^-2) and 1/2 ||w||^2 leave float64 beyond ~1e+-154, and are refused by name
+    X, y = separable.planted(30, 4, streams(4).data)
+    base = separability(X, y)
+    cert = separability(X * 10.0**exponent, y)
+    assert cert.separable and base.separable and np.all(np.isfinite(cert.direction))
+    assert np.all(y * ((X * 10.0**exponent) @ cert.direction) > 0)
+    with pytest.raises(InputError, match="outside float64's range"):
+        max_margin(X * 10.0**exponent, y)
+    Xc, yc = separable.with_contradiction(X, y, streams(4).noise)
+    assert not separability(Xc * 10.0**exponent, yc).separable
+
+
+@pytest.mark.parametrize("exponent", [150, -150])
+def test_entries_near_1e150_are_solved(exponent):
+    X, y = separable.planted(30, 4, streams(4).data)
+    s = 10.0**exponent
+    a, b = max_margin(X, y), max_margin(X * s, y)
+    assert np.all(np.isfinite(b.w)) and np.all(np.isfinite(b.alpha)) and 0 < b.objective < np.inf
+    assert _cos_gap(a.w, b.w) <= SAME_SOLUTION
+    np.testing.assert_allclose(b.margin, s * a.margin, rtol=SAME_SOLUTION, atol=0)
+
+
+def test_data_beyond_float64s_exponent_range_are_refused_by_name():
+    # each tiny entry is 1e-600 of its row's and its column's largest: no exact rescaling
+    X = np.array([[1e300, 1e-300], [1e-300, 1e300]])
+    with pytest.raises(InputError, match="cannot be rescaled exactly"):
+        separability(X, [1, 1])
+    with pytest.raises(InputError, match="cannot be rescaled exactly"):
+        max_margin(X, [1, 1])
+
+
+def test_the_largest_and_smallest_floats_are_decided_or_refused_by_name():
+    big, tiny = np.finfo(np.float64).max, np.finfo(np.float64).smallest_subnormal
+    cert = separability(np.array([[big, 0.0], [0.0, -big]]), [1, -1])
+    assert cert.separable and np.isfinite(cert.margin) and np.all(np.isfinite(cert.direction))
+    with pytest.raises(InputError, match="margins overflow float64"):
+        separability(np.array([[big, big], [big / 2, big]]), [1, 1])  # margin > 1.8e308
+    cert = separability(np.array([[tiny, 0.0], [0.0, tiny]]), [1, 1])
+    assert cert.separable and cert.margin > 0
+    for X in (np.array([[big, 0.0], [0.0, big]]), np.array([[tiny, 0.0], [0.0, tiny]])):
+        with pytest.raises(InputError, match="outside float64's range"):
+            max_margin(X, [1, 1])  # w, alpha or 1/2 ||w||^2 would over- or underflow
+
+
+# Complex input is the validators' business (sim.errors.as_matrix, not this layer). A complex
+# ndarray used to be cast to float64 with its imaginary part dropped (a ComplexWarning); the
+# layer relies on as_matrix to refuse it, and this test holds both to that contract.
+def test_complex_input_is_refused_by_name():
+    X = np.array([[1.0 + 1.0j, 0.0], [0.0, 1.0]])
+    for fn in (separability, max_margin):
+        with pytest.raises(InputError, match="X"):
+            fn(X, [1, 1])
+    with pytest.raises(InputError, match="X"):
+        multiclass_max_margin(X, [0, 1], n_classes=2)

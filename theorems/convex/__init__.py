@@ -1,8 +1,10 @@
 """The max-margin layer: hard-margin SVMs, separability certificates and the multiclass
-(next-token) max-margin program, each certified by independent KKT residual checks."""
+(next-token) max-margin program, each certified by independent KKT residual checks, on an
+exact power-of-two rescaling of the data (the same answers at any scale)."""
 
 from theorems.convex._program import (
     DEFAULT_SETTINGS,
+    Equilibration,
     KKTResiduals,
     MinNormSolution,
     NotSeparableError,
@@ -19,7 +21,7 @@ from theorems.convex.maxmargin import (
 )
 
 __all__ = [
-    "DEFAULT_SETTINGS", "KKTResiduals", "MaxMarginResult", "MinNormSolution",
+    "DEFAULT_SETTINGS", "Equilibration", "KKTResiduals", "MaxMarginResult", "MinNormSolution",
     "MulticlassMaxMarginResult", "NotSeparableError", "SeparabilityCertificate",
     "SolverFailure", "SolverSettings", "max_margin", "multiclass_max_margin", "separability",
 ]

@@ -1,7 +1,9 @@
 """Hard-margin SVMs (binary, with or without bias) and the multiclass max-margin program.
 
 All three are built on :func:`theorems.convex._program.solve_min_norm`; this module only
-builds the constraint matrices, validates input, and names the results.
+builds the constraint matrices, validates input, and names the results. The program works
+on an exact power-of-two rescaling of the data, so the answers are the same for data scaled
+by 1e-8 or 1e8 (w scales by 1/s, the margin by s) or with columns on very different scales.
 
 Binary (no bias):  min 1/2 ||w||^2  s.t.  y_i <w, x_i> >= 1.
 Binary (bias):     min 1/2 ||w||^2  s.t.  y_i (<w, x_i> + b) >= 1.
@@ -34,6 +36,8 @@ from theorems.convex._program import (
     SolverFailure,
     SolverSettings,
     certify_separable,
+    check_settings,
+    safe_norm,
     solve_min_norm,
 )
 
@@ -88,7 +92,36 @@ class MulticlassMaxMarginResult:
     rounds: int
 
 
+def _flag(name: str, value) -> bool:
+    """``value`` as a bool, or an InputError naming ``name`` (1, 0, "yes", None are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False; got {type(value).__name__}: {value!r}")
+    return bool(value)
+
+
+def _n_classes(value) -> int:
+    """``value`` as an int >= 2, or an InputError naming n_classes (bools and floats refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"n_classes must be an integer >= 2; got {type(value).__name__}: "
+                         f"{value!r}")
+    if value < 2:
+        raise InputError(f"n_classes must be an integer >= 2; got {value!r}")
+    return int(value)
+
+
+def _unit(w: np.ndarray, what: str):
+    """(||w||, w / ||w||, 1 / ||w||) without overflow, or an InputError if the margin 1/||w||
+    leaves float64's range (data scaled beyond ~1e+-150 for the max-margin program)."""
+    norm = safe_norm(w)
+    margin = 1.0 / norm if norm > 0 else float("inf")
+    if not (0 < norm < float("inf") and 0 < margin < float("inf")):
+        raise InputError(f"the {what}'s scale puts the margin 1/||w|| outside float64's range "
+                         f"(||w|| = {norm!r}); rescale the data nearer to 1")
+    return norm, w / norm, margin
+
+
 def _binary_system(X, y, bias: bool):
+    bias = _flag("bias", bias)
     X = errors.as_matrix("X", X)
     y = errors.binary_labels("y", y, X.shape[0])
     if bias:
@@ -103,9 +136,14 @@ def separability(X, y, *, bias: bool = False,
                  settings: SolverSettings = DEFAULT_SETTINGS) -> SeparabilityCertificate:
     """Decide whether (X, y) is linearly separable (through the origin unless ``bias``).
 
-    Solves max t s.t. y_i (<w, x_i> + b) >= t, ||w||_inf <= 1, t <= 1; separable iff the
-    optimum exceeds the SEPARABILITY tolerance. The result states the optimal margin.
+    Works on an exact power-of-two equilibration of the rows y_i (x_i, 1): solves max t s.t.
+    y_i (<w, x_i> + b) >= t, ||w||_inf <= 1, t <= 1 there. "Separable" is returned only with
+    a direction whose margins are certified positive on the original data (with a rigorous
+    rounding bound) and whose box margin exceeds the SEPARABILITY threshold; "not separable"
+    only with multipliers of the theorem of the alternative that bound it by the threshold
+    (recomputed here); otherwise SolverFailure. The answer is the same at any scale of X.
     """
+    check_settings(settings)
     A, n_free = _binary_system(X, y, bias)
     return certify_separable(A, None, n_free, settings)
 
@@ -117,16 +155,20 @@ def max_margin(X, y, *, bias: bool = False, settings: SolverSettings = DEFAULT_S
     Raises
     ------
     NotSeparableError
-        If no separating hyperplane exists; its ``certificate`` holds the LP margin.
+        If no separating hyperplane exists; its ``certificate`` holds the certified bound
+        on the box margin (and the multipliers that prove it).
     InputError
-        For NaN/inf, mismatched shapes, labels other than +-1, empty data, zero rows.
+        For NaN/inf, mismatched shapes, labels other than +-1, empty data, zero rows, a
+        ``bias`` that is not a bool, ``settings`` that are not SolverSettings, and data whose
+        scale (beyond ~1e+-150) puts w, its multipliers or 1/2 ||w||^2 outside float64.
     """
+    check_settings(settings)
     A, n_free = _binary_system(X, y, bias)
     sol = solve_min_norm(A, None, n_free, settings=settings, working_set=working_set)
     w = sol.u[: A.shape[1] - n_free]
-    norm = float(np.linalg.norm(w))
+    _, direction, margin = _unit(w, "data")
     return MaxMarginResult(
-        w=w, bias=float(sol.u[-1]) if bias else None, direction=w / norm, margin=1.0 / norm,
+        w=w, bias=float(sol.u[-1]) if bias else None, direction=direction, margin=margin,
         support=sol.active, alpha=sol.lam, objective=sol.objective, residuals=sol.residuals,
         solver=sol.solver, solver_version=sol.solver_version, status=sol.status,
         refined=sol.refined, rounds=sol.rounds)
@@ -138,6 +180,7 @@ def _support_mask(y, support, n: int, n_classes: int | None) -> np.ndarray:
     if y is not None:
         if n_classes is None:
             raise InputError("n_classes is required with class labels y")
+        n_classes = _n_classes(n_classes)
         labels = errors.class_labels("y", y, n, n_classes)
         mask = np.zeros((n, n_classes), dtype=bool)
         mask[np.arange(n), labels] = True
@@ -196,6 +239,8 @@ def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = No
     is allowed when all its classes are correct (e.g. the empty context of F = S A^T);
     with a wrong class it makes the data non-separable (NotSeparableError).
     """
+    check_settings(settings)
+    equalize = _flag("equalize", equalize)
     X = errors.as_matrix("X", X)
     mask = _support_mask(y, support, X.shape[0], n_classes)
     A, E, triples = _multiclass_system(X, mask, equalize)
@@ -203,12 +248,12 @@ def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = No
                          what="classes (multiclass data)")
     k, d = mask.shape[1], X.shape[1]
     W = sol.u.reshape(k, d)
-    norm = float(np.linalg.norm(W))
+    _, direction, margin = _unit(W.ravel(), "data")
     return MulticlassMaxMarginResult(
-        W=W, direction=W / norm, margin=1.0 / norm, constraints=triples, active=sol.active,
-        lam=sol.lam, mu=sol.mu, objective=sol.objective, residuals=sol.residuals,
-        solver=sol.solver, solver_version=sol.solver_version, status=sol.status,
-        refined=sol.refined, rounds=sol.rounds)
+        W=W, direction=direction.reshape(k, d), margin=margin, constraints=triples,
+        active=sol.active, lam=sol.lam, mu=sol.mu, objective=sol.objective,
+        residuals=sol.residuals, solver=sol.solver, solver_version=sol.solver_version,
+        status=sol.status, refined=sol.refined, rounds=sol.rounds)
 
 
 @dataclass(frozen=True)
@@ -238,6 +283,8 @@ def nuclear_max_margin(support, *, equalize: bool = True,
     Dual: max 1^T lam s.t. lam >= 0, ||mat(A^T lam - E^T mu)||_2 <= 1 (the spectral norm);
     a solution is returned only when the dual point certifies it to NUCLEAR_CERTIFICATE.
     """
+    check_settings(settings)
+    equalize = _flag("equalize", equalize)
     arr = np.asarray(support)
     if arr.ndim != 2:
         raise InputError(f"support must be a boolean (n, k) mask; got shape {arr.shape}")
