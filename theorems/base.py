@@ -297,9 +297,9 @@ class Theorem(abc.ABC):
     slug: ClassVar[str]
     title: ClassVar[str]
     citation: ClassVar[str]
-    # True when example(), reference(), simulate(), compare() or the negative controls
-    # train a model that takes minutes (the shared transformer runs): the contract test then
-    # runs those parts only with --runslow, and checks corrupt() (never trained) always.
+    # True when example(), reference(), simulate() or compare() train a model that takes
+    # minutes (the shared transformer runs): the contract test then runs those parts only
+    # with --runslow; corrupt() (never trained) and the negative controls always run.
     trains: ClassVar[bool] = False
 
     @dataclass(frozen=True)
