@@ -140,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("theorems", nargs="*", help="theorem ids (default: all)")
     p.add_argument("--examples", type=_positive, default=50,
                    help="examples per theorem (a positive integer; default 50)")
-    p.add_argument("--out", default="paper_checks_report/search")
+    p.add_argument("--out", default="paper_checks_search")
     p.add_argument("--replay", default=None, help="a saved search-<id>.json to recompute")
     p.set_defaults(func=_search)
     return parser
