@@ -16,7 +16,13 @@ from threadpoolctl import threadpool_limits
 
 from sim.errors import InputError
 
-__all__ = ["fixed_threads"]
+__all__ = ["RUN_THREADS", "fixed_threads"]
+
+# The thread count of every cached training run and probe fit (transformers, bilinear
+# models): one thread makes a run a function of its seed alone, the same in a serial run,
+# under pytest -n and from the API; and torch's pool of two threads on two busy cores is many
+# times slower on these tiny models, not faster.
+RUN_THREADS = 1
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from scipy import optimize
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, ContextSet, metrics
 from sim.models.bilinear import fit
+from sim.threads import RUN_THREADS, fixed_threads
 from sim.train import OptimConfig
 from theorems import figures
 from theorems._symbolic import Decision
@@ -78,8 +79,9 @@ def joint_run(seed: int, m: int, d: int, optimizer: str = "gd", contexts: str = 
 @functools.lru_cache(maxsize=128)
 def _joint_run(seed: int, m: int, d: int, optimizer: str, contexts: str, steps: int):
     model = draw_model(seed, m, contexts)
-    f = fit(model, d=d, optim=OptimConfig(optimizer, LR[optimizer]), steps=steps, seed=seed,
-            checkpoints_per_decade=3, observe=_curve_observer(model))
+    with fixed_threads(RUN_THREADS):  # cached: the same run whichever caller trains it first
+        f = fit(model, d=d, optim=OptimConfig(optimizer, LR[optimizer]), steps=steps,
+                seed=seed, checkpoints_per_decade=3, observe=_curve_observer(model))
     out = metrics.summary(model, f.F, f.G)
     out["imbalance"] = imbalance(f.F, f.G)
     return model, f, out

@@ -51,7 +51,7 @@ from sim.bayes import HMM, LDA, BetaBernoulli, GammaExponential, NormalGamma, Re
 from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
-from sim.threads import fixed_threads
+from sim.threads import RUN_THREADS, fixed_threads
 
 __all__ = ["FAMILIES", "SCALES", "Run", "Scale", "current_scale", "run"]
 
@@ -63,13 +63,9 @@ HMM_DELTA = 0.05  # peaked emissions, the low end of spec 5.5's sweep (the autho
 CPU_LIMIT_S = 30 * 60  # one family's training on a CPU, beyond which run() refuses
 POSITIONS = (-1, -2, 9)  # last (token_unseen=0), one before (token_unseen=1), the 10th token
 MODELS = ("trained", "random")
-# Training and embedding on a CPU run on exactly this many math threads, whatever the caller
-# set: float32 reductions split over a different number of threads round differently, and
-# over hundreds of Adam steps that moves a trained probe's R^2 in its second or third digit.
-# One thread makes a run a function of its seed alone, the same in a serial run,
-# under `pytest -n`, and from the API; and torch's pool of two threads on two busy cores is
-# many times slower on these tiny models, not faster.
-RUN_THREADS = 1
+# Training and embedding run on exactly RUN_THREADS math threads (sim.threads), whatever the
+# caller set: float32 reductions split over a different number of threads round differently,
+# and over hundreds of Adam steps that moves a trained probe's R^2 in its second or third digit.
 
 
 

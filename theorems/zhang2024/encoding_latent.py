@@ -72,8 +72,13 @@ LDA_DOCS = 2000
 
 
 def per_run(fn):
-    """Cache ``fn(seed)`` per (seed, current scale): each run's probes are fitted once."""
-    cached = functools.lru_cache(maxsize=None)(lambda seed, scale: fn(seed))
+    """Cache ``fn(seed)`` per (seed, current scale): each run's probes are fitted once, on
+    the runs' fixed thread count, so a cached probe is the same whoever fitted it first (a
+    capped L-BFGS fit amplifies BLAS rounding from another thread count)."""
+    def fit(seed, scale):
+        with fixed_threads(RUN_THREADS):
+            return fn(seed)
+    cached = functools.lru_cache(maxsize=None)(fit)
 
     @functools.wraps(fn)
     def wrapper(seed: int):
