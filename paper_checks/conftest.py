@@ -272,7 +272,8 @@ class _Ledger:
             why.append(f"selected with -m {selection['markexpr']!r}")
         if selection["deselected"]:
             why.append(f"{len(selection['deselected'])} claim test(s) deselected")
-        picked = [a for a in args if "::" in a or not Path(a).is_dir()]
+        here = Path(config.invocation_params.dir)
+        picked = [a for a in args if "::" in a or not (here / a).is_dir()]
         if picked:
             why.append(f"selected by file or node id: {picked}")
         crashed = sorted(set(self.crashed) & set(state["expected"] or self.crashed))

@@ -40,6 +40,7 @@ from sklearn.decomposition import LatentDirichletAllocation
 from sim import streams
 from sim.bayes import HMM, LDA, RectangleGame
 from sim.probes import softmax_probe
+from sim.threads import RUN_THREADS, fixed_threads
 from theorems import figures
 from theorems.base import Claim, Measurement, SolveResult, Theorem, paired_z
 from theorems.convex import NotSeparableError, SolverFailure, multiclass_max_margin
