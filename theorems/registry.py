@@ -188,6 +188,6 @@ def get_claim(claim_id: str) -> Claim:
     if spec:
         hint = f"{claim_id!r} is the spec key of claim {spec[0]!r}"
     elif isinstance(claim_id, str) and any(t.id == claim_id for t in all_theorems()):
-        hint = (f"that is a theorem id; its claims are "
+        hint = ("that is a theorem id; its claims are "
                 + ", ".join(repr(c.id) for c in claims if c.id.startswith(claim_id + ".")))
     raise _unknown(UnknownClaimError, "claim", claim_id, [c.id for c in claims], hint)
