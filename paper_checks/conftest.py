@@ -26,7 +26,7 @@ Threads: every claim is measured on ``MATH_THREADS`` math-library threads (torch
 in a serial run and in every ``-n`` worker alike, so a claim's values do not depend on how
 the run was executed (README, "What is bit-identical"). Parallel: with ``-n`` (pytest-xdist)
 the workers share the trained transformers through a folder private to the run (the first
-worker to need one trains it; see ``theorems.zhang2024._runs``), records and figures travel
+worker to need one trains it; see ``theorems.runshare``), records and figures travel
 to the controller with the test reports, and only the controller writes the report.
 
 Scale: ``--paper-scale`` (alias ``--runslow``) also sets ``REPRESENTATION_THEOREMS_SCALE=paper``
@@ -84,7 +84,7 @@ def pytest_configure(config):
     config.pluginmanager.register(_Ledger(config, target), "paper_checks_ledger")
     if config.getoption("numprocesses", default=None):
         # workers share the trained networks through a folder private to this run
-        from theorems.zhang2024._runs import SHARE_ENV
+        from theorems.runshare import SHARE_ENV
         share = tempfile.mkdtemp(prefix="representation-theorems-runs-")
         os.environ[SHARE_ENV] = share
 

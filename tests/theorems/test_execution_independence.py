@@ -15,6 +15,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from theorems.registry import get_claim
+from theorems import runshare
 from theorems.zhang2024 import _runs
 
 CLAIM = "zhang2024.exchangeable_encoding.gamma_exponential"
@@ -55,9 +56,9 @@ def test_workers_share_a_trained_network_through_the_run_folder(monkeypatch, tmp
     """Under ``pytest -n`` the second process to need a run loads the first one's weights:
     the same tensors, so the same embeddings, without training again."""
     scale = dataclasses.replace(TINY, name="tiny-shared")
-    monkeypatch.setenv(_runs.SHARE_ENV, str(tmp_path))
+    monkeypatch.setenv(runshare.SHARE_ENV, str(tmp_path))
     trained = _runs._run.__wrapped__("eg", 0, scale)  # as in the first worker (no memo)
-    stored = sorted(p.name for p in tmp_path.glob("*.pt"))
+    stored = sorted(p.name for p in tmp_path.glob("*.bin"))
     assert len(stored) == 1 and stored[0].startswith("eg-0-")
     loaded = _runs._run.__wrapped__("eg", 0, scale)  # as in the second worker
     assert loaded.final_loss == trained.final_loss
@@ -66,5 +67,5 @@ def test_workers_share_a_trained_network_through_the_run_folder(monkeypatch, tmp
         assert torch.equal(a, b), name
     assert (trained.embedding() == loaded.embedding()).all()
     other = _runs._run.__wrapped__("eg", 1, scale)  # another seed is another network
-    assert len(list(tmp_path.glob("*.pt"))) == 2
+    assert len(list(tmp_path.glob("*.bin"))) == 2
     assert not torch.equal(other.model.head.weight, trained.model.head.weight)

@@ -41,7 +41,6 @@ import functools
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,13 +51,11 @@ from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
 from sim.threads import RUN_THREADS, fixed_threads
+from theorems.runshare import SHARE_ENV, shared  # noqa: F401 (SHARE_ENV: re-exported)
 
 __all__ = ["FAMILIES", "SCALES", "Run", "Scale", "current_scale", "run"]
 
 SCALE_ENV = "REPRESENTATION_THEOREMS_SCALE"
-# A folder private to one run of the paper checks, where its processes share trained networks
-# (set by the plugin under pytest -n; see _shared)
-SHARE_ENV = "REPRESENTATION_THEOREMS_RUN_SHARE"
 HMM_DELTA = 0.05  # peaked emissions, the low end of spec 5.5's sweep (the authors' default is 0.5)
 CPU_LIMIT_S = 30 * 60  # one family's training on a CPU, beyond which run() refuses
 POSITIONS = (-1, -2, 9)  # last (token_unseen=0), one before (token_unseen=1), the 10th token
@@ -312,32 +309,19 @@ def _run(family: str, seed: int, scale: Scale) -> Run:
 
 
 def _shared(family: str, seed: int, scale: Scale, config: TransformerConfig, fit):
-    """``fit()``, or the network another process of the same run already trained.
-
-    Under ``pytest -n`` the claims of one family may land on different workers; the plugin
-    then names a folder private to the run in ``SHARE_ENV``, and the first worker to need a
-    network trains it (holding a lock) and stores its weights there, which the others load:
-    the same float32 tensors, so the same run, trained once. Without the variable every
-    process trains its own (and caches it in memory)."""
-    folder = os.environ.get(SHARE_ENV)
-    if not folder:
-        return fit()
-    import fcntl
-    import hashlib
-
-    key = hashlib.sha256(repr((family, seed, scale, config, RUN_THREADS, _device())).encode())
-    path = Path(folder) / f"{family}-{seed}-{key.hexdigest()[:16]}.pt"
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if path.exists():
-            saved = torch.load(path, weights_only=True)
-            model = CausalTransformer(config).eval()
-            model.load_state_dict(saved["state"])
-            return model, float(saved["final_loss"]), float(saved["seconds"])
-        model, final_loss, seconds = fit()
-        tmp = path.with_suffix(".partial")
+    """``fit()``, or the network another process of the same run already trained
+    (:func:`theorems.runshare.shared`): the same float32 tensors, so the same run, trained
+    once."""
+    def save(result, path):
+        model, final_loss, seconds = result
         torch.save({"state": model.state_dict(), "final_loss": torch.tensor(final_loss),
-                    "seconds": torch.tensor(seconds)}, tmp)
-        os.replace(tmp, path)
-        return model, final_loss, seconds
+                    "seconds": torch.tensor(seconds)}, path)
 
+    def load(path):
+        saved = torch.load(path, weights_only=True)
+        model = CausalTransformer(config).eval()
+        model.load_state_dict(saved["state"])
+        return model, float(saved["final_loss"]), float(saved["seconds"])
+
+    return shared(f"{family}-{seed}", (family, seed, scale, config, RUN_THREADS, _device()),
+                  fit, save, load)
