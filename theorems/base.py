@@ -182,6 +182,12 @@ class Claim:
     expect_reason : str
         Required with ``expect="fail"``: why the statement is expected to be refuted (a
         finding, stated without measured numbers; those are in the evidence).
+    prepare : callable, optional
+        ``prepare(seeds)`` starts, in the background, the expensive work that
+        ``measure`` will need for those seeds (say, training the networks it probes), so
+        that a run can overlap it with other claims. It must not change any result: a
+        claim measured without ``prepare`` gives the same evidence. The plugin calls it
+        for every selected claim before the first claim runs.
     """
 
     id: str
@@ -198,6 +204,7 @@ class Claim:
     expect: str = "pass"
     expect_reason: str = ""
     figure: Callable[["Evidence", Any], list] | None = None  # (evidence, folder) -> PNG paths
+    prepare: Callable[[tuple[int, ...]], None] | None = None  # seeds -> None (background work)
 
     def __post_init__(self):
         if self.kind not in KINDS:
