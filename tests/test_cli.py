@@ -262,7 +262,8 @@ def test_an_extra_package_with_a_broken_subpackage_is_named(capsys, extra, tmp_p
                                   "ModuleNotFoundError: No module named 'no_such_dependency'"))
 
 
-def test_an_extra_theorem_that_clashes_is_a_registry_error(capsys, extra, tmp_path):
+def test_an_extra_theorem_of_a_paper_this_package_holds_is_a_registry_error(capsys, extra,
+                                                                            tmp_path):
     _package(tmp_path, "clashthms", {"jiang2024/__init__.py": "", "jiang2024/dup.py": '''
         from theorems.jiang2024.canonical_solution import CanonicalSolution
 
@@ -270,9 +271,11 @@ def test_an_extra_theorem_that_clashes_is_a_registry_error(capsys, extra, tmp_pa
             pass
         '''})
     extra("clashthms")
-    with pytest.raises(RegistryError, match="duplicate theorem id 'jiang2024.canonical_solution'"):
+    with pytest.raises(RegistryError, match="paper 'jiang2024' is declared by two packages: "
+                                            "'theorems' .* and 'clashthms' "):
         registry.all_theorems()
-    refused(capsys, "list", says="duplicate theorem id")
+    refused(capsys, "list", says=("paper 'jiang2024' is declared by two packages",
+                                  "'clashthms' (REPRESENTATION_THEOREMS_EXTRA)"))
 
 
 # --- the registry -----------------------------------------------------------------------------------

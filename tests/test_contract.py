@@ -23,7 +23,7 @@ def only_with_runslow(thm, request) -> None:
     """Skip a part of the contract that trains the theorem's model (``Theorem.trains``)
     unless --runslow is given: the default suite must stay within its time budget. The
     corruption check and the metadata checks run for every theorem regardless."""
-    if thm.trains and not request.config.getoption("runslow", default=False):
+    if thm.trains and not request.config.getoption("paper_scale", default=False):
         pytest.skip(f"{thm.id} trains its model here (minutes); run with --runslow")
 
 

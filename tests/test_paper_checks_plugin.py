@@ -2,9 +2,9 @@
 claim, crashes as errors, refutations as results, and verdicts that do not depend on how
 the run was executed.
 
-Each test builds a small paper-checks folder whose conftest is the real plugin followed by
-toy claims (so no theorem is trained), and runs pytest on it in a subprocess, as a user
-would: with ``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node
+Each test builds a small paper-checks folder whose conftest registers toy claims (so no
+theorem is trained) and runs pytest on it in a subprocess, as a user would, with the plugin
+as installed (its ``pytest11`` entry point), not copied: with ``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node
 id, a worker of ``-n 2`` that dies, or a real SIGINT. (Serial against ``-n 2`` on equal
 values: tests/test_scaffold.py.)
 """
@@ -25,7 +25,6 @@ import pytest
 from theorems import report
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN = ROOT / "paper_checks" / "conftest.py"
 SIGINT_WAIT_S = 60  # the slow claim starts within this; a run ends within it after SIGINT
 
 PRELUDE = '''
@@ -100,10 +99,11 @@ def test_dies(evidence):
 
 
 def _write_project(root: Path) -> Path:
-    """A user's paper repository: paper_checks/ with the plugin and the toy claims."""
+    """A user's paper repository: paper_checks/ with the toy claims (the plugin is the
+    installed one)."""
     checks = root / "paper_checks"
     checks.mkdir(parents=True)
-    (checks / "conftest.py").write_text(PLUGIN.read_text() + "\n" + PRELUDE, encoding="utf-8")
+    (checks / "conftest.py").write_text(PRELUDE, encoding="utf-8")
     (checks / "test_toy.py").write_text(TESTS, encoding="utf-8")
     (root / "pytest.ini").write_text(
         "[pytest]\naddopts = -p no:benchmark\nmarkers =\n    claim(id): claim\n    slow: slow\n",

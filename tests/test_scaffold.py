@@ -17,11 +17,10 @@ PLACEHOLDER = '''    raise NotImplementedError("usertheorems.toy2099.answer: mea
 
 @pytest.fixture
 def project(pytester, monkeypatch):
-    """A user's repository with our paper-checks plugin and a scaffolded theorem."""
+    """A user's repository with a scaffolded theorem (the plugin is the installed one)."""
     new_theorem("toy2099", "answer", root=pytester.path, package="usertheorems")
-    shutil.copy(ROOT / "paper_checks" / "conftest.py", pytester.path / "paper_checks" / "conftest.py")
     shutil.copy(ROOT / "tests" / "test_contract.py", pytester.path / "test_contract.py")
-    pytester.makeini("[pytest]\nmarkers =\n    claim(id): claim\n")
+    pytester.makeini("[pytest]\n")
     monkeypatch.setenv("REPRESENTATION_THEOREMS_EXTRA", "usertheorems")
     monkeypatch.setenv("PYTHONPATH", f"{pytester.path}")
     return pytester

@@ -1,21 +1,65 @@
 """Theorems about learned representations, each checked three ways.
 
-The contract (:mod:`theorems.base`), named tolerances (:mod:`theorems.tolerances`), the
-registry that discovers theorem modules (:mod:`theorems.registry`), the shared symbolic
-layer (:mod:`theorems._symbolic`) and the max-margin layer (:mod:`theorems.convex`); one
-subpackage per paper holds one module per theorem.
+The public API, everything a new theorem composes, is listed in ``__all__`` and imported
+lazily (``import theorems`` loads nothing heavy; ``theorems.max_margin`` loads the
+max-margin layer when first used):
+
+* the contract (:mod:`theorems.base`): :class:`Theorem`, :class:`Claim`,
+  :class:`Measurement`, :class:`Evidence`, :class:`SolveResult`, :class:`ClaimFailed`;
+* named tolerances and thresholds (:mod:`theorems.tolerances`): :class:`Threshold`,
+  :class:`Tol` and the shared tiers;
+* the statistics claims are judged with: :func:`aggregate` (``worst``, ``median``,
+  ``mean_bound``) and :func:`paired_z`;
+* the symbolic layer: :class:`Decision`, :func:`decide_identity`, :func:`exact_kkt`,
+  :func:`rational_matrix`;
+* the max-margin layer (:mod:`theorems.convex`): :func:`max_margin`,
+  :func:`separability`, :func:`multiclass_max_margin`, :func:`nuclear_max_margin`, their
+  results and errors;
+* the closed forms of the Jiang et al. theorems (:mod:`theorems.jiang2024.closed_forms`):
+  :func:`closed_form_G` (D-T2) and :func:`canonical_Z` (D-P2);
+* the registry (:mod:`theorems.registry`): :func:`all_theorems`, :func:`all_claims`,
+  :func:`get_theorem`, :func:`get_claim` and its typed errors.
+
+One subpackage per paper holds one module per theorem. The simulation side (data, the GD
+layer, the training loop, oracles, probes) is :mod:`sim`.
 """
 
-from theorems.base import Claim, ClaimFailed, Evidence, Measurement, Theorem
-from theorems.tolerances import Threshold, Tol
+from __future__ import annotations
 
-__all__ = ["Claim", "ClaimFailed", "Evidence", "Measurement", "Theorem", "Threshold", "Tol",
-           "all_claims", "all_theorems", "get_claim"]
+import importlib
+
+# name -> the module that defines it (imported on first use)
+_API = {
+    "theorems.base": ("CONFIDENCE", "Claim", "ClaimFailed", "Evidence", "KINDS",
+                      "MIN_REFUTATION_SEEDS", "Measurement", "STATISTICS", "SolveResult",
+                      "Theorem", "aggregate", "paired_z"),
+    "theorems.tolerances": ("FLOAT64_EXACT", "KKT_RESIDUAL", "SEPARABILITY",
+                            "SYMBOLIC_SPOT_CHECK", "Threshold", "Tol"),
+    "theorems._symbolic": ("Decision", "VacuousCheck", "decide_identity", "exact_kkt",
+                           "rational_matrix"),
+    "theorems.convex": ("DEFAULT_SETTINGS", "KKTResiduals", "MaxMarginResult",
+                        "MulticlassMaxMarginResult", "NotSeparableError",
+                        "NuclearMaxMarginResult", "SeparabilityCertificate", "SolverFailure",
+                        "SolverSettings", "max_margin", "multiclass_max_margin",
+                        "nuclear_max_margin", "separability"),
+    "theorems.jiang2024.closed_forms": ("canonical_Z", "closed_form_G"),
+    "theorems.registry": ("ExtraPackageError", "RegistryError", "UnknownClaimError",
+                          "UnknownTheoremError", "all_claims", "all_theorems", "get_claim",
+                          "get_theorem"),
+}
+_WHERE = {name: module for module, names in _API.items() for name in names}
+
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name):
-    # The registry imports every theorem module; load it only when asked for.
-    if name in ("all_claims", "all_theorems", "get_claim"):
-        from theorems import registry
-        return getattr(registry, name)
-    raise AttributeError(name)
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'theorems' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

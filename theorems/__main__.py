@@ -1,5 +1,6 @@
-"""Command line: ``python -m theorems {new,list,ablate,search} ...``.
+"""Command line: ``python -m theorems {init,new,list,ablate,search} ...``.
 
+* ``init DIR``: write a paper repository that works at once (see :mod:`theorems.scaffold`).
 * ``new PAPER SLUG``: scaffold a theorem module and its paper-checks test.
 * ``list``: the registered theorems and claims.
 * ``ablate``: run every theorem's negative controls and show which assumption each breaks.
@@ -7,7 +8,7 @@
 
 Bad input (a mistyped theorem id, a count that is not positive, a missing or garbled replay
 file, a package in ``REPRESENTATION_THEOREMS_EXTRA`` that cannot be imported, a bad name or
-folder for ``new``) is reported as one line on stderr, ``python -m theorems: error: ...``,
+folder for ``new``, a non-empty folder or a taken paper key for ``init``) is reported as one line on stderr, ``python -m theorems: error: ...``,
 with exit status 2 and no traceback; ``--traceback`` shows the traceback of an unexpected
 error (a bug) instead of its one-line summary.
 """
@@ -56,15 +57,31 @@ def _positive(text: str) -> int:
     return value
 
 
+def _init(args) -> int:
+    from theorems.scaffold import _paper_from_folder, check_names_are_free, init_paper
+    folder = Path(args.folder)
+    paper = args.paper or _paper_from_folder(folder.absolute())
+    package = args.package or f"{paper}_theorems"
+    check_names_are_free(paper, package)
+    written = init_paper(folder, paper=paper, package=package)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: python3 -m pip install -e {folder} && cd {folder} && python3 -m pytest "
+          "paper_checks/")
+    return 0
+
+
 def _new(args) -> int:
-    from theorems.scaffold import check_spec_is_new, new_theorem
-    check_spec_is_new(args.spec, args.paper)
-    for path in new_theorem(args.paper, args.slug, root=Path(args.root), package=args.package,
-                            spec=args.spec):
+    from theorems.scaffold import check_spec_is_new, declared_package, new_theorem, next_free_spec
+    package = args.package or declared_package(args.root) or "theorems"
+    spec = args.spec or next_free_spec(args.paper)
+    check_spec_is_new(spec, args.paper)
+    for path in new_theorem(args.paper, args.slug, root=Path(args.root), package=package,
+                            spec=spec):
         print(f"wrote {path}")
     print("next: fill in the module (statement, example, reference, simulate, compare, "
-          "corrupt, claims, negative_controls), then run: pytest tests/test_contract.py "
-          f"paper_checks/ -k {args.slug}")
+          "corrupt, claims, negative_controls), then run: pytest paper_checks/ -k "
+          f"{args.slug}")
     return 0
 
 
@@ -125,14 +142,23 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true",
                         help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("init", help="write a paper repository: pyproject.toml, a theorem "
+                       "package with an example theorem, paper_checks/, paper.tex, README")
+    p.add_argument("folder", help="the repository to create (new or empty)")
+    p.add_argument("--paper", default=None,
+                   help="paper key, the claim ids' namespace (default: from the folder name)")
+    p.add_argument("--package", default=None,
+                   help="the theorem package's name (default: <paper>_theorems)")
+    p.set_defaults(func=_init)
     p = sub.add_parser("new", help="scaffold a theorem module and its paper-checks test")
     p.add_argument("paper", help="paper key, e.g. smith2025")
     p.add_argument("slug", help="theorem slug, e.g. probe_recovers_posterior")
     p.add_argument("--root", default=".", help="repository root (default: .)")
-    p.add_argument("--package", default="theorems",
-                   help="package to write into (outside this one, add it to "
-                        "REPRESENTATION_THEOREMS_EXTRA)")
-    p.add_argument("--spec", default=None, help="spec key of the first claim (default PAPER:1)")
+    p.add_argument("--package", default=None,
+                   help="package to write into (default: the one ./pyproject.toml declares, "
+                        "as in a repository written by init; else theorems)")
+    p.add_argument("--spec", default=None,
+                   help="spec key of the first claim (default: the first free PAPER:N)")
     p.set_defaults(func=_new)
     sub.add_parser("list", help="registered theorems and claims").set_defaults(func=_list)
     sub.add_parser("ablate", help="run every negative control").set_defaults(func=_ablate)

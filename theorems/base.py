@@ -244,14 +244,14 @@ class Claim:
             vals = [m.values[crit.statistic] for m in per_seed if crit.statistic in m.values]
             if len(vals) != len(per_seed):
                 raise KeyError(f"claim {self.id}: a seed did not measure {crit.statistic!r}")
-            measured[crit.statistic] = _aggregate(vals, self.statistic, crit.upper)
+            measured[crit.statistic] = aggregate(vals, self.statistic, crit.upper)
             if undecided and np.isnan(measured[crit.statistic]):
                 # Seeds that said why they could not measure this are left out; the claim is
                 # then at best inconclusive, and the seeds that did measure can still fail it.
                 decided = [v for v, m in zip(vals, per_seed) if not (m.inconclusive and np.isnan(v))]
                 if not decided:
                     continue
-                if not crit.accepts(_aggregate(decided, self.statistic, crit.upper)):
+                if not crit.accepts(aggregate(decided, self.statistic, crit.upper)):
                     failing.append(crit.statistic)
                 continue
             if not crit.accepts(measured[crit.statistic]):
@@ -275,7 +275,25 @@ def paired_z(differences) -> float:
     return float(d.mean() / (sd / np.sqrt(d.size)))
 
 
-def _aggregate(values: list[float], statistic: str, upper: bool) -> float:
+def aggregate(values, statistic: str, upper: bool) -> float:
+    """Combine per-seed values with a claim's statistic.
+
+    Parameters
+    ----------
+    values : sequence of float
+        One value per seed.
+    statistic : {"worst", "median", "mean_bound"}
+        ``worst``: the largest value for an upper bound (``upper``), the smallest otherwise;
+        ``median``; ``mean_bound``: the one-sided ``CONFIDENCE`` Student-t bound on the mean
+        (upper for an upper bound), infinitely loose with one value.
+    upper : bool
+        Whether the criterion is an upper bound (``<=``).
+
+    Returns
+    -------
+    float
+        The aggregate; NaN when any value is NaN (nothing is silently dropped).
+    """
     arr = np.asarray(values, dtype=np.float64)
     if np.isnan(arr).any():
         return float("nan")  # NaN fails every criterion: nothing is silently dropped

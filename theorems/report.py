@@ -1,6 +1,6 @@
 """The claims report (the ledger): claims.json, claims.md, claims.tex and the figures.
 
-``paper_checks/conftest.py`` turns each claim test's :class:`~theorems.base.Evidence` into
+The paper-checks plugin (:mod:`theorems.pytest_plugin`) turns each claim test's :class:`~theorems.base.Evidence` into
 a JSON-ready record (:func:`evidence_record`; a claim test without evidence becomes an
 :func:`error_record`), and at the end of the run calls :func:`write_report`, which writes
 into a staging folder and then swaps it into place, so an interrupted write never leaves a
@@ -104,20 +104,21 @@ def display(record: dict) -> str:
     return v.upper()
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd=None) -> str | None:
     try:
         out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+                             cwd=cwd if cwd is not None else Path(__file__).resolve().parent)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def provenance() -> dict:
-    """Versions of the stack that produced the numbers, and the code's git commit."""
+def provenance(root=None) -> dict:
+    """Versions of the stack that produced the numbers, and the git commit of ``root`` (the
+    repository the claims were checked in; this package's own folder when None)."""
     out = {"python": platform.python_version(), "platform": platform.platform(),
-           "git_commit": _git("rev-parse", "HEAD"),
-           "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+           "git_commit": _git("rev-parse", "HEAD", cwd=root),
+           "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root)),
            "solver": "CLARABEL"}
     for pkg in ("representation-theorems", "numpy", "scipy", "sympy", "torch", "cvxpy",
                 "clarabel", "hypothesis"):
@@ -323,9 +324,11 @@ def remove_stale(directory) -> None:
 
 
 def write_report(records: Iterable[dict], directory, *, complete: bool = True,
-                 figures: dict | None = None, extra: dict | None = None) -> Path:
+                 figures: dict | None = None, extra: dict | None = None, root=None) -> Path:
     """Write claims.json, claims.md, claims.tex and ``figures`` (relative path -> PNG bytes),
     then swap the folder into ``directory`` (``complete``) or into its partial path.
+    ``root`` is the repository whose git commit the provenance records (see
+    :func:`provenance`).
 
     The previous report there is replaced only once the new one is complete on disk, and
     only if it is one of the package's reports (``ownership_problem``, else ReportError).
@@ -338,7 +341,7 @@ def write_report(records: Iterable[dict], directory, *, complete: bool = True,
         raise ReportError(problem)
     dest.parent.mkdir(parents=True, exist_ok=True)
     records = sorted(records, key=lambda r: _spec_order(r["spec"]))
-    prov = {**provenance(), **(extra or {}), "complete": complete}
+    prov = {**provenance(root), **(extra or {}), "complete": complete}
     staging = _fresh(dest.parent, _hidden(dest, "staging"))
     old = None
     try:

@@ -1,17 +1,30 @@
-"""``python -m theorems new PAPER SLUG``: write a theorem module and its checks.
+"""``python -m theorems init DIR`` and ``python -m theorems new PAPER SLUG``.
 
-The generated files run at once and fail until they are filled in: the statement is
-undecided, the claim's measurement raises, and there is no negative control yet, so the
-contract test and the claim test both say what is missing.
+``init`` writes a paper repository that works at once: a ``pyproject.toml`` that declares
+its theorem package to the registry (entry point group ``representation_theorems.theorems``),
+that package with one small, real theorem (three witnesses, a negative control, claims that
+pass), its ``paper_checks/`` test, a ``paper.tex`` that inputs the report's macros, and a
+README of three commands.
+
+``new`` writes a theorem module and its claim test. The generated files run at once and fail
+until they are filled in: the statement is undecided, the claim's measurement raises, and
+there is no negative control yet, so the contract test and the claim test both say what is
+missing. Inside a repository written by ``init`` it writes into that repository's package.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import tomllib
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
 from pathlib import Path
 
 from sim.errors import InputError
+
+ENTRY_POINT_GROUP = "representation_theorems.theorems"  # theorems.registry.ENTRY_POINT_GROUP
+EXAMPLE_SLUG = "all_support_vectors"  # the theorem ``init`` writes
 
 MODULE = '''"""{title}
 
@@ -28,9 +41,7 @@ Assumptions; the symbol map; which witnesses check what; what is not checked.
 
 from __future__ import annotations
 
-from theorems._symbolic import Decision
-from theorems.base import Claim, Measurement, Theorem
-from theorems.tolerances import Threshold
+from theorems import Claim, Decision, Measurement, Theorem, Threshold
 
 PAPER = "{paper}"
 
@@ -128,20 +139,55 @@ def _spec(spec, paper: str) -> str:
     return spec
 
 
+def _used_specs() -> dict[str, str] | None:
+    """Spec key -> claim id of every registered claim; None when the registry is unreadable
+    (not the scaffold's concern)."""
+    from theorems import registry
+    try:
+        return {c.spec: c.id for c in registry.all_claims()}
+    except InputError:
+        return None
+
+
 def check_spec_is_new(spec: str | None, paper: str) -> None:
     """Raise InputError if a registered claim already uses the spec key (``PAPER:1`` when
     ``spec`` is None). It imports every registered theorem module, so ``python -m theorems
     new`` runs it before :func:`new_theorem`, which does not; an unreadable registry is
     not the scaffold's concern and is skipped."""
-    from theorems import registry
     spec = _spec(spec, _identifier("paper", paper))
-    try:
-        used = next((c.id for c in registry.all_claims() if c.spec == spec), None)
-    except InputError:
-        return
+    used = (_used_specs() or {}).get(spec)
     if used is not None:
         raise InputError(f"--spec {spec!r} is already the spec key of claim {used!r}; give a new "
                          "one with --spec")
+
+
+def next_free_spec(paper: str) -> str:
+    """The first spec key ``PAPER:1``, ``PAPER:2``, ... that no registered claim uses."""
+    paper = _identifier("paper", paper)
+    used = _used_specs() or {}
+    k = 1
+    while f"{paper}:{k}" in used or f"{paper}:{k}b" in used:
+        k += 1
+    return f"{paper}:{k}"
+
+
+def declared_package(root) -> str | None:
+    """The theorem package that ``root/pyproject.toml`` declares to the registry (the
+    repository ``init`` wrote), or None when it declares none. Several are an error: give
+    ``--package``."""
+    path = Path(root) / "pyproject.toml"
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid TOML ({exc}); fix it or give --package") from None
+    declared = sorted(set(data.get("project", {}).get("entry-points", {})
+                          .get(ENTRY_POINT_GROUP, {}).values()))
+    if len(declared) > 1:
+        raise InputError(f"{path} declares {len(declared)} theorem packages ({declared}); "
+                         "choose one with --package")
+    return declared[0] if declared else None
 
 
 def new_theorem(paper: str, slug: str, *, root: Path = Path("."), package: str = "theorems",
@@ -167,6 +213,8 @@ def new_theorem(paper: str, slug: str, *, root: Path = Path("."), package: str =
         if path.exists() and not path.is_dir():
             raise InputError(f"{path} is a file; the theorem module needs a package folder there")
     checks = root / "paper_checks" / f"test_{paper}.py"
+    if checks.exists() and not checks.is_file():
+        raise InputError(f"{checks} is not a file; the claim test goes there")
     if checks.exists() and f"def test_{slug}_main(" in checks.read_text(encoding="utf-8"):
         raise InputError(f"{checks} already has test_{slug}_main; choose another slug")
     written = []
@@ -186,4 +234,120 @@ def new_theorem(paper: str, slug: str, *, root: Path = Path("."), package: str =
     with checks.open("a", encoding="utf-8") as fh:
         fh.write(TEST.format(paper=paper, slug=slug))
     written.append(checks)
+    return written
+
+
+# --- init ----------------------------------------------------------------------------------
+
+TEMPLATES = "_templates/paper"  # inside this package
+# template file -> where it goes ({package}, {paper}: the names chosen)
+LAYOUT = {
+    "pyproject.toml.tmpl": "pyproject.toml",
+    "README.md.tmpl": "README.md",
+    "gitignore.tmpl": ".gitignore",
+    "paper.tex.tmpl": "paper.tex",
+    "package_init.py.tmpl": "{package}/__init__.py",
+    "paper_init.py.tmpl": "{package}/{paper}/__init__.py",
+    "theorem.py.tmpl": "{package}/{paper}/" + EXAMPLE_SLUG + ".py",
+    "test_paper.py.tmpl": "paper_checks/test_{paper}.py",
+}
+
+
+def _paper_from_folder(folder: Path) -> str:
+    name = re.sub(r"[-. ]+", "_", folder.name.lower())
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
+        raise InputError(f"cannot make a paper key of the folder name {folder.name!r}; give "
+                         "--paper, e.g. --paper smith2025")
+    return name
+
+
+def _empty_folder(folder) -> Path:
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise InputError(f"{folder} is a symbolic link; give a new or empty folder")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file; give a new or empty folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise InputError(f"{folder} is not empty: refusing to write a paper repository into it; "
+                         "give a new or empty folder")
+    return folder
+
+
+def check_names_are_free(paper: str, package: str) -> None:
+    """Raise InputError if a registered package already holds the paper key (claim ids are
+    namespaced by paper) or if ``package`` is importable already (it would shadow or be
+    shadowed). Reads the registry, so ``python -m theorems init`` runs it before
+    :func:`init_paper`, which does not; an unreadable registry is skipped."""
+    import importlib.util
+
+    from theorems import registry
+    try:
+        owner = next((registry.source_of(t.id) for t in registry.all_theorems()
+                      if t.paper == paper), None)
+    except InputError:
+        owner = None
+    if owner is not None:
+        raise InputError(f"paper {paper!r} is already held by the package {owner}; claim ids "
+                         "are namespaced by paper: give another --paper")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        where = spec.origin or ", ".join(spec.submodule_search_locations or [])
+        raise InputError(f"--package {package!r} is importable already (from {where}); choose "
+                         "another package name")
+
+
+def _own_version() -> str:
+    try:
+        return version("representation-theorems")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "0.1.0"
+
+
+def init_paper(folder, *, paper: str | None = None, package: str | None = None) -> list[Path]:
+    """Write a paper repository into ``folder`` (new or empty); return the paths written.
+
+    Parameters
+    ----------
+    folder : path
+        The repository to create; refused when it is a file, a link or a non-empty folder.
+    paper : str, optional
+        The paper key (the claim ids' namespace), a lower-case identifier; default: the
+        folder's name with ``-``, ``.`` and spaces turned into ``_``.
+    package : str, optional
+        The theorem package; default ``<paper>_theorems``.
+
+    Returns
+    -------
+    list of Path
+        Every file written. ``pip install -e <folder>`` then registers the package, and
+        ``pytest paper_checks/`` in the folder checks its claims and writes the report.
+    """
+    from theorems.report import macro_name
+    folder = _empty_folder(folder)
+    paper = _paper_from_folder(folder.absolute()) if paper is None else _identifier("paper", paper)
+    package = f"{paper}_theorems" if package is None else _package(package)
+    if "." in package:
+        raise InputError(f"--package {package!r} must be a top-level package name (no dots), "
+                         f"e.g. {paper}_theorems")
+    claim = f"{paper}.{EXAMPLE_SLUG}.direction"
+    tokens = {
+        "__PAPER__": paper, "__PACKAGE__": package, "__DIST__": package.replace("_", "-"),
+        "__VERSION__": _own_version(),
+        "__MACRO_COS__": macro_name(claim, "one_minus_cos"),
+        "__MACRO_GAP__": macro_name(claim, "reference_gap"),
+        "__MACRO_VERDICT__": macro_name(claim, "verdict"),
+    }
+    templates = files("theorems").joinpath(TEMPLATES)
+    written = []
+    for name, dest in LAYOUT.items():
+        text = templates.joinpath(name).read_text(encoding="utf-8")
+        for token, value in tokens.items():
+            text = text.replace(token, value)
+        path = folder / dest.format(package=package, paper=paper)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
     return written

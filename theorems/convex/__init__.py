@@ -1,6 +1,18 @@
-"""The max-margin layer: hard-margin SVMs, separability certificates and the multiclass
-(next-token) max-margin program, each certified by independent KKT residual checks, on an
-exact power-of-two rescaling of the data (the same answers at any scale)."""
+"""The max-margin layer: four certified programs on an exact power-of-two rescaling of the
+data (the same answers at any scale).
+
+* :func:`max_margin`: the binary hard-margin SVM (with or without bias), certified by KKT
+  residuals in the original coordinates;
+* :func:`separability`: whether binary data are linearly separable, certified both ways
+  (a direction with a rigorous margin bound, or multipliers of the theorem of the
+  alternative, :class:`NotSeparableError`);
+* :func:`multiclass_max_margin`: the multiclass (next-token) max-margin program, with
+  ``n_classes`` for ordinary labels or a ``support`` mask for soft labels;
+* :func:`nuclear_max_margin`: the minimum-nuclear-norm logit table (Jiang et al.'s P3),
+  certified by a dual point.
+
+A solve that cannot be certified raises :class:`SolverFailure`, naming why.
+"""
 
 from theorems.convex._program import (
     DEFAULT_SETTINGS,
@@ -15,13 +27,16 @@ from theorems.convex._program import (
 from theorems.convex.maxmargin import (
     MaxMarginResult,
     MulticlassMaxMarginResult,
+    NuclearMaxMarginResult,
     max_margin,
     multiclass_max_margin,
+    nuclear_max_margin,
     separability,
 )
 
 __all__ = [
     "DEFAULT_SETTINGS", "Equilibration", "KKTResiduals", "MaxMarginResult", "MinNormSolution",
-    "MulticlassMaxMarginResult", "NotSeparableError", "SeparabilityCertificate",
-    "SolverFailure", "SolverSettings", "max_margin", "multiclass_max_margin", "separability",
+    "MulticlassMaxMarginResult", "NotSeparableError", "NuclearMaxMarginResult",
+    "SeparabilityCertificate", "SolverFailure", "SolverSettings", "max_margin",
+    "multiclass_max_margin", "nuclear_max_margin", "separability",
 ]

@@ -1,4 +1,5 @@
-"""Shared pieces of the Jiang et al. theorem modules: citation, seeds, instances, closed forms."""
+"""Shared pieces of the Jiang et al. theorem modules: citation, seeds, instances, and the
+closed forms (public in :mod:`theorems.jiang2024.closed_forms`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import numpy as np
 
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, ContextSet, Vocabulary
+from theorems.jiang2024.closed_forms import canonical_Z, closed_form_G
+
+__all__ = ["PAPER", "SEEDS", "TAG_D", "TAG_O", "canonical_Z", "closed_form_G", "dag_model",
+           "embedding_axes"]
 
 PAPER = "Jiang et al. 2024 (ICML; arXiv 2403.03867), as formalised in the spec"
 SEEDS = (0, 1, 2)
@@ -29,13 +34,3 @@ def embedding_axes(seed: int, d: int, m: int, kind: str = "orthonormal") -> np.n
     if kind == "gaussian":
         return G
     raise ValueError(f"unknown embedding axes kind {kind!r}")
-
-
-def closed_form_G(C: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """D-T2: G* = 1/2 (2C - 1) (A^T A)^{-1} A^T."""
-    return 0.5 * (2 * C - 1) @ np.linalg.solve(A.T @ A, A.T)
-
-
-def canonical_Z(S: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """D-P2: Z_c = 1/2 S (2C - 1)^T."""
-    return 0.5 * S @ (2 * C - 1).T

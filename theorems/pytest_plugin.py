@@ -1,11 +1,17 @@
-"""The paper-checks plugin: seeds, one Evidence per claim test, the ledger, parallel runs.
+"""The paper-checks pytest plugin: seeds, one Evidence per claim test, the ledger, the report.
 
-Each test is marked ``@pytest.mark.claim("<claim id>")`` and takes the ``evidence``
+Installed with the package (entry point ``pytest11``, name ``representation_theorems``), so
+it is active in every pytest run of the environment, in any repository; ``-p
+no:representation_theorems`` turns it off. It is inert in a run that collects no claim
+test: no report, no table, no header, and nothing is checked or cleaned.
+
+A claim test is marked ``@pytest.mark.claim("<claim id>")`` and takes the ``evidence``
 fixture, which checks that claim over the selected seeds and records the result; the test
 body asserts it (``evidence.assert_ok()``, which passes when the verdict is the one the
 claim expects: ``pass``, or ``fail`` for a claim kept as a refutation). At the end of the
 run the claims table is printed and the report folder is written (``--report-dir``,
-default ``paper_checks_report/``): claims.json, claims.md, claims.tex and figures/.
+default ``paper_checks_report/``, relative to the folder pytest was started in):
+claims.json, claims.md, claims.tex and figures/.
 
 Every collected claim test ends as exactly one row: its evidence, or an ERROR row when the
 measurement raised, the worker running it died, or it never ran (an interrupted run). A
@@ -13,7 +19,8 @@ crash is never a refutation.
 
 The report folder is the package's own: it holds a marker file (``report.MARKER``), and the
 plugin writes, replaces or deletes only folders that hold it. ``--report-dir`` naming a file,
-a link, or a non-empty folder without the marker is refused before any claim runs. A run is
+a link, or a non-empty folder without the marker is refused before any claim runs (in a
+serial run once claim tests are collected; under ``-n``, before the workers start). A run is
 *complete* when it was not interrupted, selected nothing out (no ``-k``, ``-m``, node id,
 file argument or deselection), every collected claim produced evidence and no worker died;
 only a complete run replaces the report. Any other run writes ``<report-dir>.partial``
@@ -25,16 +32,20 @@ Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim decla
 Threads: every claim is measured on ``MATH_THREADS`` math-library threads (torch and BLAS),
 in a serial run and in every ``-n`` worker alike, so a claim's values do not depend on how
 the run was executed (README, "What is bit-identical"). Parallel: with ``-n`` (pytest-xdist)
-the workers share the trained transformers through a folder private to the run (the first
-worker to need one trains it; see ``theorems.runshare``), records and figures travel
-to the controller with the test reports, and only the controller writes the report.
+the workers share expensive results (trained networks) through a folder private to the run
+(see :mod:`theorems.runshare`), records and figures travel to the controller with the test
+reports, and only the controller writes the report.
 
-Scale: ``--paper-scale`` (alias ``--runslow``) also sets ``REPRESENTATION_THEOREMS_SCALE=paper``
-unless it is set, so the trained-transformer claims of Zhang et al. run at the authors' sizes
-(on a GPU when one is present; on a CPU they are refused with the estimated cost).
+Scale: ``--paper-scale`` runs the claim tests marked ``slow`` and sets
+``REPRESENTATION_THEOREMS_SCALE=paper`` unless it is set, so the trained-transformer claims
+of Zhang et al. run at the authors' sizes (on a GPU when one is present; on a CPU they are
+refused with the estimated cost).
 
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
+
+Importing this module imports nothing heavy (the registry, the report and torch are loaded
+once a claim test is collected), so pytest runs without claim tests do not pay for it.
 """
 
 from __future__ import annotations
@@ -49,41 +60,61 @@ from pathlib import Path
 
 import pytest
 
-from sim.threads import fixed_threads
-from theorems import registry, report
-
 MATH_THREADS = 1  # see the module docstring; recorded in the provenance
+DEFAULT_REPORT_DIR = "paper_checks_report"
+SEEDS_ENV = "PAPER_CHECKS_SEEDS"
+SCALE_ENV = "REPRESENTATION_THEOREMS_SCALE"
+MARKERS = (
+    "claim(id): a paper-checks test of the registered claim with this id (representation-theorems)",
+    "slow: a paper-scale test; claim tests marked slow run only with --paper-scale",
+)
 
 _STATE = pytest.StashKey[dict]()
 _ITEM_RECORD = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("paper checks")
-    group.addoption("--report-dir", default="paper_checks_report",
+    group = parser.getgroup("paper checks", "representation-theorems claims report")
+    group.addoption("--report-dir", default=DEFAULT_REPORT_DIR,
                     help="folder for the claims report (default: paper_checks_report/); an "
                          "incomplete run writes <report-dir>.partial instead")
+    group.addoption("--paper-scale", action="store_true", dest="paper_scale",
+                    help="also run claim tests marked slow, at the papers' sizes "
+                         f"(sets {SCALE_ENV}=paper unless it is set)")
 
 
 def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def pytest_configure(config):
-    if config.getoption("runslow", default=False):  # the option lives in the root conftest
-        os.environ.setdefault("REPRESENTATION_THEOREMS_SCALE", "paper")
-    config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False}
-    if _is_worker(config):
-        return
-    target = Path(config.getoption("report_dir")).absolute()
+def _target(config) -> Path:
+    """The report folder, relative to the folder pytest was started in."""
+    return Path(config.invocation_params.dir, config.getoption("report_dir")).absolute()
+
+
+def _refuse_unusable_report_dir(config) -> None:
+    from theorems import report
+    target = _target(config)
     for path in (target, report.partial_path(target)):
         problem = report.ownership_problem(path)
         if problem:
             raise pytest.UsageError(f"--report-dir {problem}")
-    report.remove_stale(target)
-    config.pluginmanager.register(_Ledger(config, target), "paper_checks_ledger")
+
+
+def pytest_configure(config):
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    if config.getoption("paper_scale", default=False):
+        os.environ.setdefault(SCALE_ENV, "paper")
+    config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False}
+    if _is_worker(config):
+        return
+    config.pluginmanager.register(_Ledger(config), "paper_checks_ledger")
     if config.getoption("numprocesses", default=None):
-        # workers share the trained networks through a folder private to this run
+        # The controller collects nothing, and the workers start at once: the report folder
+        # is checked here, and the workers share expensive results through a folder private
+        # to this run.
+        _refuse_unusable_report_dir(config)
         from theorems.runshare import SHARE_ENV
         share = tempfile.mkdtemp(prefix="representation-theorems-runs-")
         os.environ[SHARE_ENV] = share
@@ -105,25 +136,31 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
         if m:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise pytest.UsageError(f"PAPER_CHECKS_SEEDS range {part!r} is empty")
+                raise pytest.UsageError(f"{SEEDS_ENV} range {part!r} is empty")
             seeds.extend(range(lo, hi + 1))
         elif part.isdigit():
             seeds.append(int(part))
         else:
             raise pytest.UsageError(
-                f"PAPER_CHECKS_SEEDS={text!r}: use 'all', a seed, a list '0,2' or a range '0-4'")
+                f"{SEEDS_ENV}={text!r}: use 'all', a seed, a list '0,2' or a range '0-4'")
     return tuple(dict.fromkeys(seeds))
 
 
-def pytest_report_header(config):
-    return [f"paper checks: PAPER_CHECKS_SEEDS={os.environ.get('PAPER_CHECKS_SEEDS', 'all')} "
-            f"(declared seeds unless set); {MATH_THREADS} math thread(s) per claim; "
-            f"report -> {config.getoption('report_dir')}"]
+def settings_line(config) -> str:
+    """How the claims were checked, in one line (printed above the claims table)."""
+    return (f"paper checks: {SEEDS_ENV}={os.environ.get(SEEDS_ENV, 'all')} (declared seeds "
+            f"unless set); {MATH_THREADS} math thread(s) per claim; report -> "
+            f"{config.getoption('report_dir')}")
 
 
 def _claim_id(item) -> str | None:
     mark = item.get_closest_marker("claim")
-    return None if mark is None else mark.args[0]
+    if mark is None:
+        return None
+    if len(mark.args) != 1 or not isinstance(mark.args[0], str):
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes one claim id, a "
+                                f"string; got {mark.args!r}")
+    return mark.args[0]
 
 
 def _base_nodeid(nodeid: str) -> str:
@@ -134,17 +171,23 @@ def _base_nodeid(nodeid: str) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS"))  # a bad setting stops the run here
+    claims = [(item, cid) for item in items if (cid := _claim_id(item)) is not None]
+    if not claims:
+        return  # inert: no claim test, nothing to check or report
+    from theorems import registry
+    parse_seeds(os.environ.get(SEEDS_ENV))  # a bad setting stops the run here
+    if not _is_worker(config) and not config.getoption("numprocesses", default=None):
+        _refuse_unusable_report_dir(config)
     expected = {}
-    for item in items:
-        cid = _claim_id(item)
-        if cid is None:
-            continue
+    skip = pytest.mark.skip(reason="slow / paper-scale claim: run with --paper-scale")
+    for item, cid in claims:
         try:
             registry.get_claim(cid)
         except LookupError as exc:  # a mistyped id is refused before anything runs
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
         expected[item.nodeid] = cid
+        if "slow" in item.keywords and not config.getoption("paper_scale", default=False):
+            item.add_marker(skip)
     config.stash[_STATE]["expected"] = expected
 
 
@@ -158,12 +201,14 @@ def pytest_deselected(items):
 @pytest.fixture
 def evidence(request):
     """Check the claim named by the test's ``claim`` marker; record and return the Evidence."""
+    from sim.threads import fixed_threads
+    from theorems import registry, report
     cid = _claim_id(request.node)
     if cid is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses 'evidence' without @pytest.mark.claim")
     claim = registry.get_claim(cid)
     with fixed_threads(MATH_THREADS):
-        ev = claim.check(parse_seeds(os.environ.get("PAPER_CHECKS_SEEDS")))
+        ev = claim.check(parse_seeds(os.environ.get(SEEDS_ENV)))
         figures = {}
         if claim.figure is not None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +218,7 @@ def evidence(request):
     seeds = ",".join(map(str, ev.seeds))
     nodeid = _base_nodeid(request.node.nodeid)
     ev = dataclasses.replace(ev, figures=tuple(figures), reproduce=(
-        f"PAPER_CHECKS_SEEDS={seeds} pytest '{nodeid}'"))
+        f"{SEEDS_ENV}={seeds} pytest '{nodeid}'"))
     request.node.stash[_ITEM_RECORD] = (report.evidence_record(ev), figures)
     return ev
 
@@ -201,10 +246,11 @@ def pytest_runtest_makereport(item, call):
 
 class _Ledger:
     """The controller's side (also in a serial run): gathers the reports' records, turns
-    every collected claim test into a row, writes the report and prints the table."""
+    every collected claim test into a row, writes the report and prints the table. It
+    stays empty, and writes and prints nothing, in a run without claim tests."""
 
-    def __init__(self, config, target: Path):
-        self.config, self.target = config, target
+    def __init__(self, config):
+        self.config = config
         self.state = config.stash[_STATE]
         self.records, self.figures, self.outcomes = {}, {}, {}
         self.errors, self.skipped, self.crashed = {}, {}, []
@@ -239,6 +285,7 @@ class _Ledger:
 
     def _rows(self) -> list[dict]:
         """One row per collected claim test: its record or an ERROR row, in collection order."""
+        from theorems import report
         expected = self.state["expected"] or {}
         rows, seen = [], set()
         for nodeid, cid in expected.items():
@@ -299,17 +346,23 @@ class _Ledger:
         self.rows = self._rows()
         if not self.rows:
             return  # a run without claim tests writes nothing
+        from theorems import report
+        target = _target(self.config)
+        report.remove_stale(target)  # what a killed run left (marked folders only)
         run = self._run_info(session, exitstatus, self.rows)
         path = report.write_report(
-            self.rows, self.target, complete=run["complete"], figures=self.figures,
-            extra={"seeds_setting": os.environ.get("PAPER_CHECKS_SEEDS", "all"),
+            self.rows, target, complete=run["complete"], figures=self.figures,
+            root=self.config.rootpath,
+            extra={"seeds_setting": os.environ.get(SEEDS_ENV, "all"),
                    "wall_time_s": run["wall_time_s"], "run": run})
         self.written = (path, run)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if not self.rows or self.written is None:
             return
+        from theorems import report
         terminalreporter.section("claims")
+        terminalreporter.write_line(settings_line(config))
         for line in report.table(self.rows):
             terminalreporter.write_line(line)
         path, run = self.written
@@ -332,6 +385,7 @@ def _last_line(report) -> str:
 
 
 def _claim_or_none(cid):
+    from theorems import registry
     try:
         return registry.get_claim(cid)
     except LookupError:
