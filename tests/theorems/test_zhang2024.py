@@ -14,13 +14,10 @@ from sim.bayes.hmm import HMM
 from sim.bayes.lda import LDA
 from sim.bayes.rectangles import RectangleGame
 from tests.strategies import seeds
-from theorems.zhang2024 import encoding_exchangeable as ee
-from theorems.zhang2024 import encoding_latent as el
 from theorems.zhang2024 import exchangeable as ex
 from theorems.zhang2024 import hmm_belief as hb
 from theorems.zhang2024 import hypotheses as hy
 from theorems.zhang2024 import topics as tp
-from theorems.zhang2024._runs import EXCHANGEABLE
 
 QUAD = 1e-8  # the spec's quadrature tolerance (claim 4)
 ROUND = 1e-10  # float64 round trips through a few divisions
@@ -200,54 +197,3 @@ def test_the_quadrature_reference_refuses_more_than_two_topics():
 
 
 # --- the trained-transformer references certify their targets (no training) -----------------
-
-@settings(max_examples=8)
-@given(st.sampled_from(sorted(EXCHANGEABLE)), st.booleans(), seeds, st.integers(1, 64))
-def test_target_quadrature_equals_the_closed_forms(family, ood, seed, n):
-    cls = EXCHANGEABLE[family]
-    prior = cls.out_of_distribution() if ood else cls.in_distribution()
-    x = prior.sample(6, n, streams(seed).data)[1]
-    quad = ee.quadrature_moments(family, prior, x)
-    closed = prior.moments(x)
-    assert np.max(np.abs(quad - closed) / np.maximum(1, np.abs(closed))) <= ee.TARGET_QUADRATURE
-
-
-@pytest.mark.parametrize("family", sorted(EXCHANGEABLE))
-def test_targets_one_token_off_are_rejected_for_every_family(family):
-    thm = ee.ExchangeableEncoding()
-    bad = thm.corrupt((family, 0))
-    assert thm.reference(bad).residual > ee.TARGET_QUADRATURE
-    assert thm.reference(bad.instance).residual <= ee.TARGET_QUADRATURE
-
-
-def test_the_ceiling_of_a_probe_targets_instance_needs_no_run():
-    thm = ee.ExchangeableEncoding()
-    data = thm.corrupt(("bb", 0)).instance
-    ref = thm.reference(data)
-    assert ref.value.shape == (4,) and ref.value[0] > 0.99  # E[p] is affine in k/n at fixed n
-
-
-@settings(max_examples=10)
-@given(seeds, st.integers(2, 5), st.integers(2, 6), st.integers(1, 40))
-def test_the_belief_product_right_to_left_equals_the_forward_filter(seed, K, V, T):
-    rng = streams(seed).data
-    hmm = HMM.random(K, V, rng)
-    x = hmm.sample(5, T, rng)[1]
-    assert np.abs(el.last_belief_by_products(hmm, x) - hmm.filter(x)[:, -1]).max() \
-        <= el.BELIEF_ORDERS
-
-
-def test_the_belief_reference_rejects_the_released_codes_filter():
-    thm = el.HMMEncoding()
-    bad = thm.corrupt(0)
-    assert thm.reference(bad).residual > el.BELIEF_ORDERS
-    assert thm.reference(bad.instance).residual <= el.BELIEF_ORDERS
-
-
-def test_the_matching_check_is_zero_for_the_best_order_and_not_for_a_swap():
-    lda = LDA.random(4, 30, streams(0).data)
-    noisy = lda.topics + 0.01 * streams(1).data.random(lda.topics.shape)
-    noisy /= noisy.sum(1, keepdims=True)
-    assert el.matching_excess(noisy, lda.topics) <= ROUND
-    swapped = noisy[[1, 0, 2, 3]]
-    assert el.matching_excess(swapped, lda.topics) > 0.1  # two topics' L1 distances, per topic
