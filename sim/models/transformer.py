@@ -26,6 +26,7 @@ Two architectures (``TransformerConfig.arch``):
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 from dataclasses import dataclass
@@ -312,8 +313,12 @@ def _torch_init(model: torch.nn.Module, generator) -> None:
 
 @dataclass
 class TrainedTransformer:
+    """The trained ``model``, its loss ``history``, and ``initial``: the same network at its
+    starting point (untrained; the random-initialisation control of a probing study)."""
+
     model: CausalTransformer
     history: History
+    initial: CausalTransformer
 
 
 def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size: int = 64,
@@ -333,6 +338,7 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
     device = _device(device)
     st = streams(seed)
     model = CausalTransformer(config, generator=st.torch("init"))
+    initial = copy.deepcopy(model).eval()
     X = model.inputs(data)
     model.to(device)
     if X.shape[0] < batch_size:
@@ -367,7 +373,7 @@ def train_transformer(config: TransformerConfig, data, *, steps: int, batch_size
             raise InputError(f"the initial model's {key} on {name} is {first[key]!r}: its float32 "
                              f"arithmetic overflows on these inputs; rescale {name}")
     model.eval()
-    return TrainedTransformer(model=model, history=history)
+    return TrainedTransformer(model=model, history=history, initial=initial)
 
 
 def _device(device) -> torch.device:
