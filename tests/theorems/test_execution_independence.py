@@ -1,6 +1,6 @@
 """A trained claim's verdict and values do not depend on the caller's thread count.
 
-The shared runs train and embed on a fixed number of threads (``_runs.RUN_THREADS``), so
+The shared runs train and embed on a fixed number of threads (``sim.threads.RUN_THREADS``), so
 the same seed gives the same network whether the caller runs on one thread or two (a
 serial run, a ``-n`` worker, the API). Checked on claim 13 (Gamma-Exponential) at a tiny
 replacement scale, the same code path as the CPU scale at a fraction of its cost; two
@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from theorems.registry import get_claim
 from theorems import runshare
-from theorems.zhang2024 import _runs
+from theorems.zhang2024 import runs
 
 CLAIM = "zhang2024.exchangeable_encoding.gamma_exponential"
 # The trained network is bit-identical; what may differ is the float64 probe fit on the
@@ -24,15 +24,15 @@ CLAIM = "zhang2024.exchangeable_encoding.gamma_exponential"
 PROBE_ROUNDING = 1e-10
 
 TINY = dataclasses.replace(
-    _runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400, n_val=100, n_test=200,
+    runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400, n_val=100, n_test=200,
     d_model=16, n_layers=1, n_heads=2, d_ff=32,
-    steps=tuple((f, 60) for f in _runs.FAMILIES))
+    steps=tuple((f, 60) for f in runs.FAMILIES))
 
 
 def _check_at(threads: int, monkeypatch):
     scale = dataclasses.replace(TINY, name=f"tiny-{threads}-threads")
-    monkeypatch.setitem(_runs.SCALES, scale.name, scale)
-    monkeypatch.setenv(_runs.SCALE_ENV, scale.name)
+    monkeypatch.setitem(runs.SCALES, scale.name, scale)
+    monkeypatch.setenv(runs.SCALE_ENV, scale.name)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -57,15 +57,15 @@ def test_workers_share_a_trained_network_through_the_run_folder(monkeypatch, tmp
     the same tensors, so the same embeddings, without training again."""
     scale = dataclasses.replace(TINY, name="tiny-shared")
     monkeypatch.setenv(runshare.SHARE_ENV, str(tmp_path))
-    trained = _runs._run.__wrapped__("eg", 0, scale)  # as in the first worker (no memo)
+    trained = runs.build("eg", 0, scale)  # as in the first worker (not memoised)
     stored = sorted(p.name for p in tmp_path.glob("*.bin"))
-    assert len(stored) == 1 and stored[0].startswith("eg-0-")
-    loaded = _runs._run.__wrapped__("eg", 0, scale)  # as in the second worker
+    assert len(stored) == 1 and stored[0].startswith("zhang2024-eg-0-")
+    loaded = runs.build("eg", 0, scale)  # as in the second worker
     assert loaded.final_loss == trained.final_loss
-    for (name, a), (_, b) in zip(trained.model.state_dict().items(),
-                                 loaded.model.state_dict().items()):
+    for (name, a), (_, b) in zip(trained.trained.state_dict().items(),
+                                 loaded.trained.state_dict().items()):
         assert torch.equal(a, b), name
     assert (trained.embedding() == loaded.embedding()).all()
-    other = _runs._run.__wrapped__("eg", 1, scale)  # another seed is another network
+    other = runs.build("eg", 1, scale)  # another seed is another network
     assert len(list(tmp_path.glob("*.bin"))) == 2
-    assert not torch.equal(other.model.head.weight, trained.model.head.weight)
+    assert not torch.equal(other.trained.head.weight, trained.trained.head.weight)

@@ -1,5 +1,6 @@
-"""The shared trained runs of the Zhang et al. encoding claims: validation, the CPU budget,
-caching, the random-init control, and the rectangle game's cell tokens."""
+"""The runs wing of the Zhang et al. encoding claims: the family table, validation, the CPU
+budget, the run as the only cache, the untrained control, prepared runs trained in worker
+processes, and the rectangle game's cell tokens."""
 
 import dataclasses
 
@@ -10,13 +11,14 @@ import torch
 from sim import streams
 from sim.bayes import RectangleGame
 from sim.errors import InputError
-from theorems.zhang2024 import _runs
-from theorems.zhang2024._runs import SCALES, cell_tokens, current_scale, run
+from theorems.runshare import SHARE_ENV
+from theorems.zhang2024 import runs
+from theorems.zhang2024.runs import FAMILIES, SCALES, cell_tokens, current_scale, run
 
 # A scale small enough for a unit test: a few steps, tiny probe sets.
 TINY = dataclasses.replace(SCALES["cpu"], name="tiny", n_train=64, n_probe=40, n_val=10,
                            n_test=10, length=12, rect_length=4, d_model=8, n_heads=2, d_ff=8,
-                           n_layers=1, steps=tuple((f, 3) for f in _runs.FAMILIES))
+                           n_layers=1, steps=tuple((f, 3) for f in runs.FAMILIES))
 
 
 def test_a_tiny_run_holds_the_models_data_split_and_embeddings():
@@ -26,7 +28,7 @@ def test_a_tiny_run_holds_the_models_data_split_and_embeddings():
     assert (len(r.split.train), len(r.split.val), len(r.split.test)) == (30, 10, 10)
     H = r.embedding("trained", position=-2)
     assert H.dtype == np.float64 and H.shape == (50, 8)
-    assert not np.allclose(H, r.embedding("random", position=-2))  # training moved the weights
+    assert not np.allclose(H, r.embedding("untrained", position=-2))  # training moved the weights
     assert r.details["scale"] == "tiny" and r.details["steps"] == 3
 
 
@@ -35,25 +37,26 @@ def test_training_sequences_are_one_longer_than_the_probed_ones(monkeypatch, fam
     # the probed last position (T observations seen) must be one the model was trained at,
     # i.e. it predicted x_{T+1} in training, as in the authors' protocol (spec 3.1, 3.2)
     seen = {}
-    real = _runs.train_transformer
+    real = runs.train_transformer
 
     def spy(config, data, **kw):
         seen["length"] = np.asarray(data).shape[1]
         return real(config, data, **kw)
 
-    monkeypatch.setattr(_runs, "train_transformer", spy)
-    r = _runs._run.__wrapped__(family, 0, TINY)  # uncached: the spy must see the training
+    monkeypatch.setattr(runs, "train_transformer", spy)
+    r = runs.build(family, 0, TINY)  # not memoised: the spy must see the training
     assert r.inputs["id"].shape[1] == length and seen["length"] == length + 1
     if family == "ng":  # the probe targets are computed from exactly the probed tokens
         np.testing.assert_array_equal(r.latent["id"]["x"], r.inputs["id"])
         assert r.latent["ood"]["x"].shape[1] == r.inputs["ood"].shape[1] == length
 
 
-def test_the_random_control_is_the_trained_models_starting_point():
+def test_the_untrained_control_is_the_trained_models_starting_point():
     r = run("bb", 1, TINY)
-    start = _runs.CausalTransformer(r.config, generator=_runs.streams(1).torch("init"))
-    for a, b in zip(start.parameters(), r.random_model.parameters()):
+    start = runs.CausalTransformer(r.config, generator=streams(1).torch("init"))
+    for a, b in zip(start.parameters(), r.untrained.parameters()):
         assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(start.parameters(), r.trained.parameters()))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -71,7 +74,7 @@ def test_bad_runs_are_refused(args, message):
 def test_bad_embedding_requests_are_refused():
     r = run("rect", 0, TINY)
     with pytest.raises(InputError, match="which must be one of"):
-        r.embedding("start")
+        r.embedding("random")
     with pytest.raises(InputError, match="no 'ood' data"):
         r.embedding(data="ood")
     with pytest.raises(InputError, match="outside them"):
@@ -81,20 +84,20 @@ def test_bad_embedding_requests_are_refused():
 
 
 def test_a_scale_that_cannot_fit_the_cpu_budget_is_refused(monkeypatch):
-    monkeypatch.setattr(_runs, "_device", lambda: "cpu")
+    monkeypatch.setattr(runs, "_device", lambda: "cpu")
     monkeypatch.delenv("REPRESENTATION_THEOREMS_ALLOW_LONG", raising=False)
-    assert SCALES["paper"].cpu_seconds("bb") > _runs.CPU_LIMIT_S
+    assert SCALES["paper"].cpu_seconds("bb") > runs.CPU_LIMIT_S
     with pytest.raises(InputError, match="would take about .* min on this CPU"):
         run("bb", 0, SCALES["paper"])
 
 
 def test_the_scale_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv(_runs.SCALE_ENV, "paper")
+    monkeypatch.setenv(runs.SCALE_ENV, "paper")
     assert current_scale() is SCALES["paper"]
-    monkeypatch.setenv(_runs.SCALE_ENV, "huge")
+    monkeypatch.setenv(runs.SCALE_ENV, "huge")
     with pytest.raises(InputError, match="the scales are"):
         current_scale()
-    monkeypatch.delenv(_runs.SCALE_ENV)
+    monkeypatch.delenv(runs.SCALE_ENV)
     assert current_scale() is SCALES["cpu"]
 
 
@@ -105,6 +108,91 @@ def test_cell_tokens_index_the_cells_in_the_order_of_their_areas():
     assert cell_tokens(game, x).tolist() == [[0, last, last * (last + 1), 2 * (last + 1) + 4]]
     # the cell's width x height equals cell_areas at that token
     assert game.cell_areas()[2 * (last + 1) + 4] == pytest.approx((2.4 - 2.0) * (4.4 - 4.0))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_gives_targets_and_both_baselines_for_each_probe_row(family):
+    r = run(family, 0, TINY)
+    S = len(r.split.train) + len(r.split.val) + len(r.split.test)
+    for data in r.inputs:
+        targets = r.targets(data)
+        assert targets and all(np.asarray(v).shape[0] == S for v in targets.values())
+        for position in (-1, -2):
+            for source in ("statistic", "current token"):
+                F = r.features(source, data, position)
+                assert F.dtype == np.float64 and F.ndim == 2 and F.shape[0] == S
+                assert np.isfinite(F).all()
+    assert r.targets() is r.targets()  # memoised on the run
+    assert FAMILIES[family].name == family and FAMILIES[family].title in FAMILIES[family].describe(TINY)
+
+
+def test_a_statement_says_what_was_run_at_the_scale():
+    text = FAMILIES["hmm"].describe(TINY)
+    assert f"T = {TINY.length}" in text and "tiny scale" in text
+    assert f"{TINY.steps_for('hmm')} Adam steps" in text and f"d_model {TINY.d_model}" in text
+    assert f"T = {SCALES['paper'].length}" in FAMILIES["hmm"].describe(SCALES["paper"])
+
+
+def test_the_current_token_baseline_is_the_observation_at_the_position():
+    r = run("hmm", 0, TINY)
+    x = r.latent["id"]["x"]
+    np.testing.assert_array_equal(r.current_token(position=-1).argmax(1), x[:, -1])
+    np.testing.assert_array_equal(r.current_token(position=-2).argmax(1), x[:, -2])
+    np.testing.assert_array_equal(r.current_token(position=9).argmax(1), x[:, 9])
+    ng = run("ng", 0, TINY)
+    np.testing.assert_array_equal(ng.current_token(position=-1)[:, 0], ng.latent["id"]["x"][:, -1])
+
+
+def test_the_statistic_baseline_is_the_sufficient_statistic_seen_at_the_position():
+    r = run("bb", 0, TINY)
+    x = r.latent["id"]["x"]
+    np.testing.assert_allclose(r.statistic(position=-1)[:, 0], x.mean(1), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(r.statistic(position=9)[:, 0], x[:, :10].mean(1), rtol=0,
+                               atol=1e-15)
+    h = run("hmm", 0, TINY)
+    b = h.latent["id"]["model"].filter(h.latent["id"]["x"])
+    np.testing.assert_allclose(np.exp(h.statistic(position=-1)), b[:, -1], rtol=1e-12)
+
+
+def test_bad_feature_requests_are_refused():
+    r = run("bb", 0, TINY)
+    with pytest.raises(InputError, match="source must be one of"):
+        r.features("ceiling")
+    with pytest.raises(InputError, match="no 'train' data"):
+        r.targets("train")
+
+
+def test_a_prepared_run_is_bit_identical_to_one_trained_on_demand(monkeypatch):
+    """prepare() trains in worker processes (one math thread each, as on demand): the
+    weights, the untrained control, and so every embedding, are the same tensors."""
+    scale = dataclasses.replace(TINY, name="tiny-prepared")
+    monkeypatch.delenv(SHARE_ENV, raising=False)  # as in a serial run
+    monkeypatch.setattr(runs, "workers", lambda: 2)
+    wanted = [("eg", 0), ("rect", 1)]
+    assert runs.prepare(wanted, scale) == 2
+    assert runs.prepare(wanted, scale) == 0  # already training: nothing starts twice
+    for family, seed in wanted:
+        prepared = run(family, seed, scale)
+        here = runs.build(family, seed, scale)
+        for (name, a), (_, b) in zip(prepared.trained.state_dict().items(),
+                                     here.trained.state_dict().items()):
+            assert torch.equal(a, b), (family, name)
+        for a, b in zip(prepared.untrained.parameters(), here.untrained.parameters()):
+            assert torch.equal(a, b)
+        assert np.array_equal(prepared.embedding(), here.embedding())
+        assert prepared.final_loss == here.final_loss
+    assert runs.prepare(wanted, scale) == 0  # held in memory: nothing to train
+
+
+def test_prepare_starts_nothing_where_workers_would_not_help(monkeypatch, tmp_path):
+    scale = dataclasses.replace(TINY, name="tiny-unprepared")
+    monkeypatch.setattr(runs, "workers", lambda: 1)
+    assert runs.prepare([("bb", 0)], scale) == 0
+    monkeypatch.setattr(runs, "workers", lambda: 2)
+    monkeypatch.setenv(SHARE_ENV, str(tmp_path))  # as under pytest -n
+    assert runs.prepare([("bb", 0)], scale) == 0
+    with pytest.raises(InputError, match="unknown family"):
+        runs.prepare([("gpt", 0)], scale)
 
 
 # --- the belief certificate (claim 20) --------------------------------------------------------
@@ -124,7 +212,7 @@ def _clusters(seed: int, collinear: bool = False):
 
 @pytest.mark.parametrize("collinear", [False, True])
 def test_the_belief_certificate_certifies_separated_clusters(collinear):
-    from theorems.zhang2024.encoding_latent import belief_certificate
+    from theorems.zhang2024.encoding_hmm import belief_certificate
 
     H, b = _clusters(0, collinear)
     margin, outcome = belief_certificate(H, b, np.arange(120))
@@ -132,7 +220,7 @@ def test_the_belief_certificate_certifies_separated_clusters(collinear):
 
 
 def test_the_belief_certificate_refuses_shuffled_or_contradictory_labels():
-    from theorems.zhang2024.encoding_latent import belief_certificate
+    from theorems.zhang2024.encoding_hmm import belief_certificate
 
     H, b = _clusters(1)
     labels = np.random.default_rng(0).permutation(b.argmax(1))
