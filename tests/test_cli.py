@@ -317,3 +317,97 @@ def test_a_missing_extra_package_is_a_typed_error(extra):
                                                 "imported: ModuleNotFoundError"):
         registry.all_theorems()
     assert issubclass(ExtraPackageError, InputError)
+
+
+# --- theorem packages declared by entry points ----------------------------------------------------
+
+THEOREM = '''
+from theorems import Claim, Decision, Measurement, Theorem, Threshold
+
+
+class Answer(Theorem):
+    paper, slug, title, citation = "{paper}", "answer", "a toy theorem", "none"
+
+    def statement(self): return Decision("proved", "toy")
+    def example(self, seed=0): return 0
+    def reference(self, instance): return None
+    def simulate(self, instance, seed=0): return {{"x": 0.0}}
+    def compare(self, instance, seed=0): return {{"gap": 0.0}}
+    def negative_controls(self): return {{}}
+
+    def claims(self):
+        return (Claim(id=self.id + ".main", spec="{spec}", paper="Toy", reference="Thm 1",
+                      statement="Toy.", kind="simulation",
+                      measure=lambda seed: Measurement({{"err": 0.0}}),
+                      criteria=(Threshold("err", 1.0, why="toy"),)),)
+'''
+
+
+@pytest.fixture
+def installed(monkeypatch, tmp_path):
+    """Install toy distributions by writing their dist-info next to their packages on
+    sys.path (what pip does), with the override unset; the registry is rebuilt around it."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(registry.EXTRA_ENV, raising=False)
+    packages = []
+
+    def install(dist: str, package: str, paper: str, spec: str, value: str | None = None):
+        packages.append(package)
+        _package(tmp_path, package, {f"{paper}/__init__.py": "",
+                                     f"{paper}/answer.py": THEOREM.format(paper=paper, spec=spec)})
+        info = tmp_path / f"{dist.replace('-', '_')}-0.1.dist-info"  # as pip names it
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(
+            f"[{registry.ENTRY_POINT_GROUP}]\n{package} = {value or package}\n")
+        registry.refresh()
+    yield install
+    registry.refresh()
+    for name in [m for m in sys.modules if m.split(".")[0] in packages]:
+        del sys.modules[name]  # the next test's packages of the same name are other files
+
+
+def test_an_entry_point_registers_its_package_and_the_override_replaces_it(installed, monkeypatch):
+    installed("paper-a", "pkga", "toya2099", "toya:1")
+    assert get_theorem("toya2099.answer").paper == "toya2099"
+    source = registry.source_of("toya2099.answer")
+    assert source.package == "pkga" and source.origin == "entry point 'pkga' of paper-a"
+    assert get_claim("toya2099.answer.main").spec == "toya:1"
+    monkeypatch.setenv(registry.EXTRA_ENV, "")  # the override: this package's theorems only
+    registry.refresh()
+    with pytest.raises(UnknownTheoremError):
+        get_theorem("toya2099.answer")
+    assert get_theorem(A_THEOREM)
+
+
+def test_two_packages_declaring_one_paper_is_an_error_naming_both(installed, capsys):
+    installed("paper-a", "pkga", "toy2099", "toya:1")
+    installed("paper-b", "pkgb", "toy2099", "toyb:1")
+    with pytest.raises(RegistryError, match=r"paper 'toy2099' is declared by two packages: 'pkga' "
+                                            r"\(entry point 'pkga' of paper-a\) and 'pkgb' "
+                                            r"\(entry point 'pkgb' of paper-b\)"):
+        registry.all_theorems()
+    refused(capsys, "list", says=("paper 'toy2099' is declared by two packages", "paper-a",
+                                  "paper-b"))
+
+
+def test_two_packages_sharing_a_spec_key_is_an_error_naming_both(installed):
+    installed("paper-a", "pkga", "toya2099", "toy:1")
+    installed("paper-b", "pkgb", "toyb2099", "toy:1")
+    with pytest.raises(RegistryError, match=r"spec key 'toy:1' used by 'toya2099.answer.main' "
+                                            r"\(package 'pkga' .*paper-a\)\) and "
+                                            r"'toyb2099.answer.main' \(package 'pkgb' .*paper-b\)\)"):
+        registry.all_claims()
+
+
+def test_an_entry_point_that_names_an_attribute_is_refused(installed, capsys):
+    installed("paper-a", "pkga", "toya2099", "toya:1", value="pkga:Answer")
+    refused(capsys, "list", says=("entry point 'pkga' of paper-a", "names 'pkga:Answer'",
+                                  "must name a package"))
+
+
+def test_an_entry_point_package_that_cannot_be_imported_is_named(installed, capsys, tmp_path):
+    installed("paper-a", "pkga", "toya2099", "toya:1")
+    (tmp_path / "pkga" / "__init__.py").write_text("import no_such_dependency\n")
+    refused(capsys, "list", says=("the entry point 'pkga' of paper-a names 'pkga', which cannot "
+                                  "be imported", "No module named 'no_such_dependency'"))

@@ -276,3 +276,40 @@ def test_a_worker_that_dies_gives_an_error_row_and_never_replaces_the_complete_r
     assert rows["toy.thm.ok"]["verdict"] == "pass"  # the other worker's and later claims stay
     assert any("worker died" in why for why in data["provenance"]["run"]["incomplete_because"])
     assert data["provenance"]["run"]["execution"]["workers"] == 2
+
+
+def test_the_plugin_is_the_installed_entry_point_and_paper_checks_keeps_no_plugin_code():
+    from importlib.metadata import entry_points
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins.get("representation_theorems") == "theorems.pytest_plugin"
+    assert not (ROOT / "paper_checks" / "conftest.py").exists()
+
+
+def test_a_run_without_claim_tests_writes_prints_and_checks_nothing(tmp_path):
+    """In any repository of the environment: no table, no header, no report. Serially, a file
+    at the default report path (which a claims run refuses) is not even looked at; under -n
+    the report folder is checked before the workers collect anything, so there the run only
+    writes and prints nothing."""
+    root = tmp_path / "other"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n")
+    for args in (("-n", "1"), ()):
+        if not args:
+            (root / "paper_checks_report").write_text("a file of the user's\n")
+        out = subprocess.run([sys.executable, "-m", "pytest", "tests", "-p", "no:cacheprovider",
+                              "-p", "no:benchmark", *args],
+                             cwd=root, env=_env(root), capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout + out.stderr
+        assert "= claims =" not in out.stdout and "paper checks:" not in out.stdout
+    assert (root / "paper_checks_report").read_text() == "a file of the user's\n"
+    assert sorted(p.name for p in root.iterdir()) == ["paper_checks_report", "tests"]
+
+
+def test_slow_claim_tests_run_only_with_paper_scale(project):
+    (project / "paper_checks" / "test_slow_tier.py").write_text(
+        "import pytest\n\n\n@pytest.mark.slow\n@pytest.mark.claim('toy.thm.ok')\n"
+        "def test_slow_ok(evidence):\n    evidence.assert_ok()\n")
+    default = _pytest(project, "-k", "slow_ok", "-rs")
+    assert "1 skipped" in default.stdout and "run with --paper-scale" in default.stdout, default.stdout
+    scaled = _pytest(project, "-k", "slow_ok", "--paper-scale")
+    assert "1 passed" in scaled.stdout, scaled.stdout

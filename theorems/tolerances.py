@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Tol:
-    """|measured - expected| <= atol + rtol * |expected|, with the reason for both numbers."""
+    """``|measured - expected| <= atol + rtol * |expected|``, with the reason for both numbers."""
 
     why: str
     atol: float = 0.0

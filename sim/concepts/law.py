@@ -127,7 +127,7 @@ class ConceptLaw:
         return concept_vectors(self.m)
 
     def log_odds(self) -> np.ndarray:
-        """ell[i, j] = log p(C_i=1, c_-i) - log p(C_i=0, c_-i), for the background of vector j."""
+        """``ell[i, j] = log p(C_i=1, c_-i) - log p(C_i=0, c_-i)``, for the background of vector j."""
         C, logp = self.vectors, np.log(self.joint)
         out = np.empty((self.m, 2**self.m))
         for i in range(self.m):

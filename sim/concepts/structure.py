@@ -1,7 +1,7 @@
 """Contexts, vocabularies, the exact next-token table and the pairs of spec 1.3.
 
 A context is its ternary code s in {-1, 0, +1}^m (spec 1.2: -1 fixes C_i = 0, +1 fixes
-C_i = 1, 0 leaves C_i unknown); a context set stacks codes as S (|X|, m). A vocabulary
+C_i = 1, 0 leaves C_i unknown); a context set stacks codes as ``S (|X|, m)``. A vocabulary
 is a subset of the 2^m concept vectors (indices into :func:`concept_vectors`).
 """
 
@@ -20,7 +20,7 @@ from sim.errors import InputError
 
 @dataclass(frozen=True)
 class ContextSet:
-    """Ternary codes S (|X|, m) of a set of contexts; no duplicates, entries in {-1, 0, 1}."""
+    """Ternary codes ``S (|X|, m)`` of a set of contexts; no duplicates, entries in {-1, 0, 1}."""
 
     S: np.ndarray
 
@@ -157,7 +157,7 @@ class ConceptModel:
 
     @cached_property
     def support(self) -> np.ndarray:
-        """(|X|, |Y|) bool: token y agrees with context x on every fixed concept."""
+        """``(|X|, |Y|)`` bool: token y agrees with context x on every fixed concept."""
         S, C = self.contexts.S, 2 * self.vocab.C - 1
         return ((S[:, None, :] == 0) | (S[:, None, :] == C[None, :, :])).all(-1)
 
@@ -209,7 +209,7 @@ class ConceptModel:
         return np.array(out, dtype=np.int64).reshape(-1, 2)
 
     def compatible(self, i: int, y0: int) -> np.ndarray:
-        """Positions of contexts X_i(c_-i) for the pair at token y0: C_i unknown, rest agrees."""
+        """Positions of contexts ``X_i(c_-i)`` for the pair at token y0: C_i unknown, rest agrees."""
         i, y0 = errors.index("i", i, self.law.m), errors.index("y0", y0, len(self.vocab.ids))
         return self._compatible(i, y0)
 
@@ -220,7 +220,7 @@ class ConceptModel:
         return np.flatnonzero(ok)
 
     def separating(self, i: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
-        """Contexts X^+-_i(c_-i) fixing C_i and agreeing elsewhere, with labels 2 kappa_i - 1."""
+        """Contexts ``X^+-_i(c_-i)`` fixing C_i and agreeing elsewhere, with labels 2 kappa_i - 1."""
         i, y0 = errors.index("i", i, self.law.m), errors.index("y0", y0, len(self.vocab.ids))
         c = 2 * self.C[y0] - 1
         S = self.S

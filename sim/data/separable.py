@@ -87,7 +87,7 @@ def rational(n: int, d: int, rng: np.random.Generator, *, max_abs: int = 6) -> t
     Entries are integers in [-max_abs, max_abs] (1 <= max_abs <= MAX_RATIONAL_ABS; with
     max_abs = 0 every point is the origin and no point could ever be accepted); labels come
     from an integer direction u and points with <u, x> = 0 are redrawn, so every point has
-    |<u, x>| >= 1.
+    ``|<u, x>| >= 1``.
     """
     _check_sizes(n, d, rng)
     max_abs = errors.count("max_abs", max_abs, minimum=1, maximum=MAX_RATIONAL_ABS)

@@ -221,7 +221,7 @@ class SeparabilityCertificate:
     """Separability of A u >= t > 0 (E u = 0), decided by certificates both ways.
 
     Box margins live on the equilibrated data (``scaling``): the box-LP value is
-    t* = max min_r a_hat_r v over |v_reg|_inf <= 1 (E_hat v = 0). ``margin_lower`` is a
+    ``t* = max min_r a_hat_r v`` over ``|v_reg|_inf <= 1`` (``E_hat v = 0``). ``margin_lower`` is a
     certified lower bound on t* from the direction, ``margin_upper`` a certified upper bound
     from multipliers of the theorem of the alternative; separable iff margin_lower >
     threshold, not separable iff margin_upper <= threshold.
