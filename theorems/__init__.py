@@ -27,6 +27,7 @@ layer, the training loop, oracles, probes) is :mod:`sim`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 # name -> the module that defines it (imported on first use)
 _API = {
@@ -55,6 +56,8 @@ __all__ = sorted(_WHERE)
 def __getattr__(name):
     module = _WHERE.get(name)
     if module is None:
+        if not name.startswith("__") and importlib.util.find_spec(f"theorems.{name}") is not None:
+            return importlib.import_module(f"theorems.{name}")  # a submodule, e.g. theorems.base
         raise AttributeError(f"module 'theorems' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function

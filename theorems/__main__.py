@@ -58,10 +58,9 @@ def _positive(text: str) -> int:
 
 
 def _init(args) -> int:
-    from theorems.scaffold import _paper_from_folder, check_names_are_free, init_paper
+    from theorems.scaffold import check_names_are_free, default_names, init_paper
     folder = Path(args.folder)
-    paper = args.paper or _paper_from_folder(folder.absolute())
-    package = args.package or f"{paper}_theorems"
+    paper, package = default_names(folder, args.paper, args.package)
     check_names_are_free(paper, package)
     written = init_paper(folder, paper=paper, package=package)
     for path in written:

@@ -22,8 +22,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from sim.errors import InputError
-
-ENTRY_POINT_GROUP = "representation_theorems.theorems"  # theorems.registry.ENTRY_POINT_GROUP
+from theorems.registry import ENTRY_POINT_GROUP
 EXAMPLE_SLUG = "all_support_vectors"  # the theorem ``init`` writes
 
 MODULE = '''"""{title}
@@ -253,12 +252,22 @@ LAYOUT = {
 }
 
 
-def _paper_from_folder(folder: Path) -> str:
-    name = re.sub(r"[-. ]+", "_", folder.name.lower())
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
-        raise InputError(f"cannot make a paper key of the folder name {folder.name!r}; give "
-                         "--paper, e.g. --paper smith2025")
-    return name
+def default_names(folder, paper: str | None = None, package: str | None = None) -> tuple[str, str]:
+    """``(paper, package)`` for :func:`init_paper`, each checked: ``paper`` defaults to the
+    folder's name with ``-``, ``.`` and spaces turned into ``_``; ``package`` to
+    ``<paper>_theorems``, a top-level package name."""
+    if paper is None:
+        name = Path(folder).absolute().name
+        paper = re.sub(r"[-. ]+", "_", name.lower())
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", paper) or keyword.iskeyword(paper):
+            raise InputError(f"cannot make a paper key of the folder name {name!r}; give "
+                             "--paper, e.g. --paper smith2025")
+    paper = _identifier("paper", paper)
+    package = f"{paper}_theorems" if package is None else _package(package)
+    if "." in package:
+        raise InputError(f"--package {package!r} must be a top-level package name (no dots), "
+                         f"e.g. {paper}_theorems")
+    return paper, package
 
 
 def _empty_folder(folder) -> Path:
@@ -327,11 +336,7 @@ def init_paper(folder, *, paper: str | None = None, package: str | None = None) 
     """
     from theorems.report import macro_name
     folder = _empty_folder(folder)
-    paper = _paper_from_folder(folder.absolute()) if paper is None else _identifier("paper", paper)
-    package = f"{paper}_theorems" if package is None else _package(package)
-    if "." in package:
-        raise InputError(f"--package {package!r} must be a top-level package name (no dots), "
-                         f"e.g. {paper}_theorems")
+    paper, package = default_names(folder, paper, package)
     claim = f"{paper}.{EXAMPLE_SLUG}.direction"
     tokens = {
         "__PAPER__": paper, "__PACKAGE__": package, "__DIST__": package.replace("_", "-"),
