@@ -26,7 +26,7 @@ Nothing here imports :mod:`theorems`; the dependency runs one way, ``theorems ->
 
 from __future__ import annotations
 
-import importlib
+from sim._lazy import lazy_api
 
 # name -> the module that defines it (imported on first use); modules map to themselves
 _API = {
@@ -45,21 +45,4 @@ _API = {
 # would be shadowed by the submodule once it is imported)
 _MODULES = ("bayes", "concepts", "data", "errors", "gd", "models", "probes", "rng", "threads",
             "train")
-_WHERE = {name: module for module, names in _API.items() for name in names}
-
-__all__ = sorted(set(_WHERE) | set(_MODULES))
-
-
-def __getattr__(name):
-    if name in _MODULES:
-        return importlib.import_module(f"sim.{name}")
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_api("sim", globals(), _API, _MODULES)

@@ -26,8 +26,7 @@ layer, the training loop, oracles, probes) is :mod:`sim`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from sim._lazy import lazy_api
 
 # name -> the module that defines it (imported on first use)
 _API = {
@@ -48,21 +47,4 @@ _API = {
                           "UnknownTheoremError", "all_claims", "all_theorems", "get_claim",
                           "get_theorem"),
 }
-_WHERE = {name: module for module, names in _API.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    module = _WHERE.get(name)
-    if module is None:
-        if not name.startswith("__") and importlib.util.find_spec(f"theorems.{name}") is not None:
-            return importlib.import_module(f"theorems.{name}")  # a submodule, e.g. theorems.base
-        raise AttributeError(f"module 'theorems' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_api("theorems", globals(), _API)
