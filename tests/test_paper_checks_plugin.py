@@ -50,6 +50,11 @@ def _slow(seed):
     time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
     return Measurement({"err": 0.5})
 
+def _prepare(seeds):
+    if os.environ.get("TOY_PREPARED"):
+        with open(os.environ["TOY_PREPARED"], "a") as fh:
+            fh.write(f"{seeds}\\n")
+
 def _claim(cid, spec, measure, **kw):
     return Claim(id=cid, spec=spec, paper="Toy", reference="Thm 1", statement="Toy.",
                  kind="simulation", measure=measure,
@@ -58,7 +63,7 @@ def _claim(cid, spec, measure, **kw):
 REFUTE = dict(expect="fail", expect_reason="the toy bound is known to fail",
               seeds=(0, 1, 2), statistic="median")
 TOY = {c.id: c for c in (
-    _claim("toy.thm.ok", "toy:1", _const(0.5), seeds=(0, 1)),
+    _claim("toy.thm.ok", "toy:1", _const(0.5), seeds=(0, 1), prepare=_prepare),
     _claim("toy.thm.bad", "toy:2", _const(3.0)),
     _claim("toy.thm.refuted", "toy:3", _const(3.0), **REFUTE),
     _claim("toy.thm.refuted_crash", "toy:4", _crash, **REFUTE),
@@ -313,3 +318,14 @@ def test_slow_claim_tests_run_only_with_paper_scale(project):
     assert "1 skipped" in default.stdout and "run with --paper-scale" in default.stdout, default.stdout
     scaled = _pytest(project, "-k", "slow_ok", "--paper-scale")
     assert "1 passed" in scaled.stdout, scaled.stdout
+
+
+def test_prepare_is_called_once_per_selected_claim_before_the_claims_run(project):
+    prepared = project / "prepared.txt"
+    out = _pytest(project, "-k", "ok or bad", TOY_PREPARED=str(prepared), PAPER_CHECKS_SEEDS="1")
+    last = out.stdout.splitlines()[-1]
+    assert "1 passed" in last and "1 failed" in last, out.stdout
+    assert prepared.read_text() == "(1,)\n"  # toy.thm.ok's, with the selected seeds; bad has none
+    prepared.unlink()
+    _pytest(project, "-k", "refuted", TOY_PREPARED=str(prepared))
+    assert not prepared.exists()  # not selected: not prepared

@@ -26,6 +26,10 @@ file argument or deselection), every collected claim produced evidence and no wo
 only a complete run replaces the report. Any other run writes ``<report-dir>.partial``
 instead, and claims.json says which selection it ran and why it is not complete.
 
+Before the first claim runs, the plugin calls ``Claim.prepare(seeds)`` of every selected
+claim that declares one (background work, such as training the networks the claim probes;
+it changes no result).
+
 Seeds: ``PAPER_CHECKS_SEEDS`` unset or ``all`` checks every seed the claim declares;
 ``3``, ``0,2`` or ``0-4`` checks exactly those seeds.
 
@@ -189,6 +193,29 @@ def pytest_collection_modifyitems(config, items):
         if "slow" in item.keywords and not config.getoption("paper_scale", default=False):
             item.add_marker(skip)
     config.stash[_STATE]["expected"] = expected
+
+
+def pytest_collection_finish(session):
+    """Before the first claim runs: ``Claim.prepare(seeds)`` of every selected claim that
+    has one (it starts expensive work in the background and changes no result)."""
+    claims = {}
+    for item in session.items:
+        cid = _claim_id(item)
+        if cid is not None and cid not in claims and not item.get_closest_marker("skip"):
+            claims[cid] = item.nodeid
+    if not claims:
+        return
+    from theorems import registry
+    selected = parse_seeds(os.environ.get(SEEDS_ENV))
+    for cid, nodeid in claims.items():
+        claim = registry.get_claim(cid)
+        if claim.prepare is None:
+            continue
+        try:
+            claim.prepare(tuple(claim.seeds if selected is None else selected))
+        except Exception as exc:  # a broken prepare stops the run before any claim, named
+            raise pytest.UsageError(f"{nodeid}: claim {cid}: prepare(seeds) raised "
+                                    f"{type(exc).__name__}: {exc}") from exc
 
 
 def pytest_deselected(items):
