@@ -1,6 +1,7 @@
 """Zhang et al. 2024, What Should Embeddings Embed? (spec embeddings_embed): trained transformers on HMM data, claims 20-22.
 
-One test per claim, named by its spec number.
+One test per claim, named by its spec number; each claim is judged on the peaked
+(emissions Dirichlet(0.05)) and the diffuse (Dirichlet(0.5)) HMM family.
 """
 
 import pytest

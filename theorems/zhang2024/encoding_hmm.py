@@ -57,13 +57,14 @@ PEAKED, DIFFUSE = "hmm", "hmm_diffuse"
 EMBEDDINGS = {"token_unseen=0": -1, "token_unseen=1": -2}  # positions of the two embeddings
 MATCHED = {"token_unseen=0": "b_T", "token_unseen=1": "b_{T-1}A"}
 DOUBLED = "b_T doubled"  # the released code's target (runs' HMM targets)
+BASELINES = tuple(s for s in probing.SOURCES if s != "trained")  # spec 6.4's, and the control
 Z_ONE_SIDED_1PC = float(norm.ppf(0.99))  # the one-sided 1% point of N(0, 1)
 CONFIDENT = 0.95  # belief rows with max_z b_T(z) >= this enter the separability certificate
 # The certificate is the max-margin layer at its 1e-10 defaults: on separable but
 # ill-conditioned rows a looser solve can be too coarse for its active-set refinement.
 # Non-separable rows make the separability LP degenerate, and the layer then proves
 # non-separability by the theorem of the alternative.
-CERT_ROWS = 400  # at most this many of them (the first test rows): 12x the 33 features
+CERT_ROWS = 400  # at most this many of them (the first test rows): bounds the LP's cost
 
 
 def probe(r: runs.Run, target: str, source: str = "trained", position: int = -1) -> ProbeResult:
@@ -106,7 +107,8 @@ def diffuse_values(P: dict, T: dict, te: np.ndarray) -> dict:
            "max_kl_over_untrained": []}
     for e, tgt in MATCHED.items():
         kl = P["trained", e].scores["kl"]
-        out["min_bayes_accuracy_ratio"].append(bayes_ratio(P["trained", e], T["z_T"][te], T[tgt][te]))
+        out["min_bayes_accuracy_ratio"].append(
+            bayes_ratio(P["trained", e], T["z_T"][te], T[tgt][te]))
         out["max_kl_over_current_token"].append(kl / P["current token", e].scores["kl"])
         out["max_kl_over_untrained"].append(kl / P["untrained", e].scores["kl"])
     return {k: float(min(v) if k.startswith("min") else max(v)) for k, v in out.items()}
@@ -156,7 +158,8 @@ def measure_belief(seed: int) -> Measurement:
             rows = confident_rows(r, T["b_T"])
             v["confident_belief_margin"], outcome = belief_certificate(
                 r.embedding(position=-1), T["b_T"], rows)
-            details[f"{prefix}: certificate rows (first test rows with max b_T >= {CONFIDENT})"] = int(len(rows))
+            details[f"{prefix}: certificate rows (first test rows with max b_T >= "
+                    f"{CONFIDENT})"] = int(len(rows))
             details[f"{prefix}: certificate"] = outcome
         else:
             v = diffuse_values(P, T, te)
@@ -195,22 +198,22 @@ def measure_matching(seed: int) -> Measurement:
     for family, prefix in FAMILIES.items():
         r = runs.run(family, seed)
         T, te = r.targets(), r.split.test
+        P = {(e, t): probe(r, t, position=pos) for e, pos in EMBEDDINGS.items()
+             for t in MATCHED.values()}
+        P["token_unseen=0", "viterbi"] = probe(r, "viterbi")
+        values.update({f"{prefix}_{k}": x for k, x in matching_values(P, T, te).items()})
         details[f"{prefix}: run"] = r.details
-        for s in probing.SOURCES:
-            P = {(e, t): probe(r, t, s, pos) for e, pos in EMBEDDINGS.items() for t in MATCHED.values()}
-            P["token_unseen=0", "viterbi"] = probe(r, "viterbi", s)
-            v = matching_values(P, T, te)
-            for e, tgt in MATCHED.items():
-                other = next(t for t in MATCHED.values() if t != tgt)
-                details[f"{prefix}: {e} KL matched ({tgt}), mismatched ({other}) from {s}"] = [
-                    round(P[e, tgt].scores["kl"], 4), round(P[e, other].scores["kl"], 4)]
-            details[f"{prefix}: token_unseen=0 accuracy on b_T, on the Viterbi label from {s}"] = [
-                round(P["token_unseen=0", "b_T"].scores["accuracy"], 4),
-                round(P["token_unseen=0", "viterbi"].scores["accuracy"], 4)]
-            details[f"{prefix}: belief minus Viterbi paired z from {s}"] = round(v["belief_minus_viterbi_z"], 3)
-            if s == "trained":
-                values.update({f"{prefix}_{k}": x for k, x in v.items()})
-            if family == DIFFUSE:
+        for e, tgt in MATCHED.items():
+            other = next(t for t in MATCHED.values() if t != tgt)
+            details[f"{prefix}: {e} KL matched ({tgt}), mismatched ({other})"] = [
+                round(P[e, tgt].scores["kl"], 4), round(P[e, other].scores["kl"], 4)]
+            for s in BASELINES:  # their KL on the matched target
+                details[f"{prefix}: {e} KL matched ({tgt}) from {s}"] = round(
+                    probe(r, tgt, s, EMBEDDINGS[e]).scores["kl"], 4)
+        details[f"{prefix}: token_unseen=0 accuracy on b_T, on the Viterbi label"] = [
+            round(P["token_unseen=0", t].scores["accuracy"], 4) for t in ("b_T", "viterbi")]
+        if family == DIFFUSE:
+            for s in probing.SOURCES:
                 exact, doubled = probe(r, "b_T", s), probe(r, DOUBLED, s)
                 z = doubled_z(exact, doubled, T, te)
                 details[f"{prefix}: token_unseen=0 KL on b_T, on {DOUBLED}, paired z from {s}"] = [
@@ -225,7 +228,8 @@ def measure_matching(seed: int) -> Measurement:
 def bayes_excess_z(correct: np.ndarray, max_belief: np.ndarray) -> float:
     """One-sided z of mean(1[prediction = z_T] - max_z b_T(z)) > 0 over test rows: a probe
     that reads only x_{1:T} has mean <= 0 exactly (the Bayes bound)."""
-    return paired_z(np.asarray(correct, dtype=np.float64) - np.asarray(max_belief, dtype=np.float64))
+    return paired_z(np.asarray(correct, dtype=np.float64)
+                    - np.asarray(max_belief, dtype=np.float64))
 
 
 def true_state_test(p: ProbeResult, T: dict, te: np.ndarray) -> tuple[float, float, float]:
@@ -234,7 +238,8 @@ def true_state_test(p: ProbeResult, T: dict, te: np.ndarray) -> tuple[float, flo
     return bayes_excess_z(correct, maxb), float(correct.mean()), float(maxb.mean())
 
 
-FIGURE_GROUPS = (("token_unseen=0", "b_T"), ("token_unseen=1", "b_{T-1}A"), ("token_unseen=0", "z_T"))
+FIGURE_GROUPS = (("token_unseen=0", "b_T"), ("token_unseen=1", "b_{T-1}A"),
+                 ("token_unseen=0", "z_T"))  # (embedding, target) bars of the figure
 
 
 def measure_true_state(seed: int) -> Measurement:
@@ -245,7 +250,8 @@ def measure_true_state(seed: int) -> Measurement:
         details[f"{prefix}: run"] = r.details
         for s in probing.SOURCES:
             z, acc, bayes = true_state_test(probe(r, "z_T", s), T, te)
-            details[f"{prefix}: z_T probe from {s} (accuracy, excess z)"] = [round(acc, 4), round(z, 3)]
+            details[f"{prefix}: z_T probe from {s} (accuracy, excess z)"] = [
+                round(acc, 4), round(z, 3)]
             if s == "trained":
                 values[f"{prefix}_true_state_excess_z"] = z
         details[f"{prefix}: Bayes accuracy E[max b_T]"] = round(bayes, 4)
@@ -386,6 +392,12 @@ class HMMEncoding(Theorem):
 
     def claims(self) -> tuple[Claim, ...]:
         pid, scale = self.id, runs.current_scale()
+        # At the CPU scale the diffuse family refutes a proposal of claims 20 and 21, kept as
+        # findings (expect "fail"). The spec does not say whether they hold at the authors'
+        # size: the paper tier re-judges both as proposed (expect "pass"), since the findings
+        # may be the small, briefly trained model's.
+        refuted = (lambda reason: {}) if scale.name == "paper" else (
+            lambda reason: {"expect": "fail", "expect_reason": reason})
         peaked, diffuse = (runs.FAMILIES[f].describe(scale) for f in (PEAKED, DIFFUSE))
         data = f"Two families, one transformer per seed each: peaked, {peaked}; diffuse, {diffuse}."
         return (
@@ -405,7 +417,8 @@ class HMMEncoding(Theorem):
                   "probes of the exact statistic (the ceiling), the current token and the "
                   "untrained network are reported for both families.",
                   criteria=(
-                      Threshold("peaked_min_matched_accuracy", 0.9, upper=False, why="spec claim 20"),
+                      Threshold("peaked_min_matched_accuracy", 0.9, upper=False,
+                                why="spec claim 20"),
                       Threshold("peaked_max_matched_sq_l2", 0.05, why="spec claim 20 (the "
                                 "code's L2 = sum_z (q_z - t_z)^2)"),
                       Threshold("peaked_confident_belief_margin", 1e-6, upper=False, why=(
@@ -420,7 +433,14 @@ class HMMEncoding(Theorem):
                           "trained probe's KL must not exceed it")),
                       Threshold("diffuse_max_kl_over_untrained", 1.0, why=(
                           "the untrained network is the authors' control: training must not "
-                          "leave the belief less readable than at the starting point")))),
+                          "leave the belief less readable than at the starting point"))),
+                  **refuted(
+                      "on the diffuse family the trained embedding's probe fits the exact belief "
+                      "no better than the same probe of the current token alone (one-hot), at "
+                      "both positions, although it beats the untrained control and predicts z_T "
+                      "close to the Bayes ceiling: the small model's last-position embedding "
+                      "holds little of the belief beyond what the current token says; the "
+                      "peaked family's criteria hold")),
             Claim(id=f"{pid}.position_matching", spec="embeddings_embed:21", paper=PAPER,
                   reference="spec 3.4, 6.4, claim 21", kind="simulation", seeds=SEEDS,
                   statistic=STATISTIC, budget_s=20.0, measure=measure_matching,
@@ -430,11 +450,13 @@ class HMMEncoding(Theorem):
                   "(token_unseen=0 <-> b_T, token_unseen=1 <-> b_{T-1}A) than on the "
                   "mismatched one, and from the token_unseen=0 embedding argmax accuracy on "
                   "b_T is at least that on the Viterbi label: not lower at the one-sided 1% "
-                  f"level (paired z over test rows >= -{Z_ONE_SIDED_1PC:.3f}). On the diffuse family the probe "
+                  f"level (paired z over test rows >= -{Z_ONE_SIDED_1PC:.3f}). On the diffuse "
+                  "family the probe "
                   "from the token_unseen=0 embedding fits the exact b_T better than the "
                   "released code's target that counts the last emission twice: the per-"
                   "sequence KL difference (doubled minus exact), paired over test sequences, "
-                  f"is positive at the one-sided 1% level (z >= {Z_ONE_SIDED_1PC:.3f}). The same probes of the "
+                  f"is positive at the one-sided 1% level (z >= {Z_ONE_SIDED_1PC:.3f}). The "
+                  "same probes of the "
                   "exact statistic, the current token and the untrained network are reported.",
                   criteria=tuple(c for prefix in FAMILIES.values() for c in (
                       Threshold(f"{prefix}_max_kl_matched_minus_mismatched", 0.0,
@@ -445,7 +467,14 @@ class HMMEncoding(Theorem):
                       Threshold("diffuse_doubled_minus_exact_kl_z", Z_ONE_SIDED_1PC, upper=False,
                                 why=("spec 6.4: lower KL on the exact b_T than on the doubled-"
                                      "emission target, paired over sequences; a one-sided 1% "
-                                     "test")),)),
+                                     "test")),),
+                  **refuted(
+                      "on the diffuse family the trained embedding's probe fits the released "
+                      "code's doubled-emission target better than the exact b_T, as the probe "
+                      "of the current token alone does, while the probe of the exact statistic "
+                      "fits b_T better: the embedding leans on the current token, which that "
+                      "target counts twice; position matching and the Viterbi comparison hold "
+                      "on both families")),
             Claim(id=f"{pid}.true_state_bound", spec="embeddings_embed:22", paper=PAPER,
                   reference="spec 6.4, claim 22", kind="control", seeds=SEEDS,
                   statistic=STATISTIC, budget_s=10.0, measure=measure_true_state,
@@ -453,7 +482,8 @@ class HMMEncoding(Theorem):
                   statement=f"[EXACT bound, EMP probe] {data} On both families a probe of the "
                   "true hidden state z_T from the last-position embedding does not beat the "
                   "Bayes accuracy E[max_z b_T(z)]: the paired test-row statistic 1[correct] - "
-                  f"max b_T has one-sided z <= {Z_ONE_SIDED_1PC:.3f}. The same probe of the exact statistic, "
+                  f"max b_T has one-sided z <= {Z_ONE_SIDED_1PC:.3f}. The same probe of the "
+                  "exact statistic, "
                   "the current token and the untrained network is reported.",
                   criteria=tuple(Threshold(f"{prefix}_true_state_excess_z", Z_ONE_SIDED_1PC, why=(
                       "one-sided 1% level: the bound holds exactly, so only sampling noise on "
@@ -462,7 +492,8 @@ class HMMEncoding(Theorem):
 
     def criterion(self, statistic: str) -> Threshold:
         """The criterion of this theorem's claims on ``statistic``."""
-        return next(c for claim in self.claims() for c in claim.criteria if c.statistic == statistic)
+        return next(c for claim in self.claims() for c in claim.criteria
+                    if c.statistic == statistic)
 
     def negative_controls(self) -> dict:
         def knows_the_state() -> bool:  # claim 22 fails for features that include z_T itself
@@ -497,8 +528,8 @@ class HMMEncoding(Theorem):
             r = runs.run(DIFFUSE, 0)
             T = r.targets()
             H = np.log(np.maximum(T[DOUBLED], runs.LOG_FLOOR))
-            z = doubled_z(softmax_probe(H, T["b_T"], r.split), softmax_probe(H, T[DOUBLED], r.split),
-                          T, r.split.test)
+            z = doubled_z(softmax_probe(H, T["b_T"], r.split),
+                          softmax_probe(H, T[DOUBLED], r.split), T, r.split.test)
             return not self.criterion("diffuse_doubled_minus_exact_kl_z").accepts(z)
 
         return {"the features include the true state z_T (beats the Bayes bound)": knows_the_state,
