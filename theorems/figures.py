@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sim.errors import InputError  # noqa: E402
+
 
 def curves(path: Path, series: Sequence[tuple[str, np.ndarray, np.ndarray, str]], *,
            title: str, xlabel: str, ylabel: str, logx: bool = True, logy: bool = False,
@@ -108,6 +110,49 @@ def scatters(path: Path, xy: np.ndarray, colourings: Sequence[tuple[str, np.ndar
         ax.tick_params(labelsize=6)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def heatmaps(path: Path, panels: Sequence[tuple[str, np.ndarray]], *, title: str,
+             ncols: int = 2, marks: Sequence[np.ndarray | None] | None = None,
+             xlabel: str = "", ylabel: str = "") -> Path:
+    """2-D arrays as heatmaps on one shared colour scale, ``ncols`` panels per row (pass
+    pairs of panels with ``ncols=2`` to set, say, an exact grid beside its estimate).
+
+    ``panels`` are (name, matrix) with ``matrix[i, j]`` drawn at column ``j``, row ``i``
+    (row 0 at the bottom); ``marks``, one per panel (or None), are (k, 2) arrays of
+    (column, row) positions drawn as white dots (say, the cells a sequence observed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mats = [np.asarray(m, dtype=np.float64) for _, m in panels]
+    if not mats or any(m.ndim != 2 for m in mats):
+        raise InputError("heatmaps needs one or more 2-D arrays; got shapes "
+                         f"{[m.shape for m in mats]}")
+    marks = list(marks) if marks is not None else [None] * len(mats)
+    if len(marks) != len(mats):
+        raise InputError(f"heatmaps got {len(marks)} marks for {len(mats)} panels")
+    ncols = max(1, min(ncols, len(mats)))
+    nrows = -(-len(mats) // ncols)
+    lo, hi = min(float(m.min()) for m in mats), max(float(m.max()) for m in mats)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols + 0.9, 2.3 * nrows), dpi=110,
+                             squeeze=False, layout="constrained")
+    image = None
+    for ax, (name, _), m, mark in zip(axes.ravel(), panels, mats, marks):
+        image = ax.imshow(m, origin="lower", cmap="viridis", vmin=lo, vmax=hi)
+        if mark is not None and len(mark):
+            mark = np.asarray(mark, dtype=np.float64)
+            ax.plot(mark[:, 0], mark[:, 1], "o", ms=3, mfc="white", mec="black", mew=0.5)
+        ax.set_title(name, fontsize=7)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.xaxis.label.set_fontsize(6)
+        ax.yaxis.label.set_fontsize(6)
+        ax.tick_params(labelsize=5)
+    for ax in axes.ravel()[len(mats):]:
+        ax.axis("off")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    fig.suptitle(title, fontsize=9)
     fig.savefig(path)
     plt.close(fig)
     return path
