@@ -400,11 +400,12 @@ class HMMEncoding(Theorem):
             lambda reason: {"expect": "fail", "expect_reason": reason})
         peaked, diffuse = (runs.FAMILIES[f].describe(scale) for f in (PEAKED, DIFFUSE))
         data = f"Two families, one transformer per seed each: peaked, {peaked}; diffuse, {diffuse}."
+        shared = {"paper": PAPER, "seeds": SEEDS, "statistic": STATISTIC,
+                  "prepare": probing.needs(*FAMILIES)}  # what every claim here shares
         return (
-            Claim(id=f"{pid}.belief_state", spec="embeddings_embed:20", paper=PAPER,
-                  reference="spec 3.4, 6.4, claim 20", kind="simulation", seeds=SEEDS,
-                  statistic=STATISTIC, budget_s=60.0, measure=measure_belief,
-                  prepare=probing.needs(*FAMILIES),
+            Claim(id=f"{pid}.belief_state", spec="embeddings_embed:20", **shared,
+                  reference="spec 3.4, 6.4, claim 20", kind="simulation", budget_s=60.0,
+                  measure=measure_belief,
                   statement=f"{TAG} {data} A linear softmax probe from the last-position "
                   "embeddings to the exact belief state (token_unseen=0 <-> b_T; "
                   "token_unseen=1 <-> b_{T-1}A). Peaked: argmax accuracy >= 0.9 and squared "
@@ -441,10 +442,9 @@ class HMMEncoding(Theorem):
                       "close to the Bayes ceiling: the small model's last-position embedding "
                       "holds little of the belief beyond what the current token says; the "
                       "peaked family's criteria hold")),
-            Claim(id=f"{pid}.position_matching", spec="embeddings_embed:21", paper=PAPER,
-                  reference="spec 3.4, 6.4, claim 21", kind="simulation", seeds=SEEDS,
-                  statistic=STATISTIC, budget_s=20.0, measure=measure_matching,
-                  prepare=probing.needs(*FAMILIES),
+            Claim(id=f"{pid}.position_matching", spec="embeddings_embed:21", **shared,
+                  reference="spec 3.4, 6.4, claim 21", kind="simulation", budget_s=20.0,
+                  measure=measure_matching,
                   statement=f"{TAG} {data} On both families each embedding's probe reaches "
                   "lower KL on the belief target matching its information set "
                   "(token_unseen=0 <-> b_T, token_unseen=1 <-> b_{T-1}A) than on the "
@@ -475,10 +475,9 @@ class HMMEncoding(Theorem):
                       "fits b_T better: the embedding leans on the current token, which that "
                       "target counts twice; position matching and the Viterbi comparison hold "
                       "on both families")),
-            Claim(id=f"{pid}.true_state_bound", spec="embeddings_embed:22", paper=PAPER,
-                  reference="spec 6.4, claim 22", kind="control", seeds=SEEDS,
-                  statistic=STATISTIC, budget_s=10.0, measure=measure_true_state,
-                  figure=hmm_figure, prepare=probing.needs(*FAMILIES),
+            Claim(id=f"{pid}.true_state_bound", spec="embeddings_embed:22", **shared,
+                  reference="spec 6.4, claim 22", kind="control", budget_s=10.0,
+                  measure=measure_true_state, figure=hmm_figure,
                   statement=f"[EXACT bound, EMP probe] {data} On both families a probe of the "
                   "true hidden state z_T from the last-position embedding does not beat the "
                   "Bayes accuracy E[max_z b_T(z)]: the paired test-row statistic 1[correct] - "
