@@ -214,3 +214,14 @@ def test_heatmaps_refuse_what_they_cannot_draw(tmp_path):
     with pytest.raises(InputError, match="marks"):
         figures.heatmaps(tmp_path / "h.png", [("a", np.zeros((2, 2)))], title="t",
                          marks=[None, None])
+
+
+@pytest.mark.parametrize("scale, expected", [
+    ("cpu", {"24a": "pass", "24b": "fail", "24c": "fail", "24r": "fail"}),
+    ("paper", {"24a": "pass", "24b": "pass", "24c": "pass", "24r": "pass"}),
+])
+def test_expectations_are_keyed_by_scale(monkeypatch, scale, expected):
+    monkeypatch.setenv(runs.SCALE_ENV, scale)
+    claims = _claims()
+    assert {k: c.expect for k, c in claims.items()} == expected
+    assert all(f"{scale} scale" in c.statement for c in claims.values())
