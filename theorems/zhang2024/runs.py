@@ -355,7 +355,7 @@ def _lda_statistic(run_, data, position) -> np.ndarray:
 
 _T = lambda s: s.length  # noqa: E731
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("bb", "Beta-Bernoulli", "ID Beta(1, 1), OOD Beta(5, 1)", "cross-entropy", _T,
+    Family("bb", "Beta-Bernoulli", "spec 2.1(a) ID and OOD priors", "cross-entropy", _T,
            _draw_exchangeable(BetaBernoulli, True, ""), _exchangeable_targets(False),
            _exchangeable_statistic(False), _value_token, datasets=("id", "ood")),
     Family("ng", "Normal-Gamma", "spec 2.1(b) ID and OOD priors", "MSE (the authors')", _T,
