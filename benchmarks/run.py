@@ -303,17 +303,16 @@ def goal_s3(repeats: int) -> list[dict]:
     from sim.models.transformer import CausalTransformer, TransformerConfig
     from sim.probes import ridge_probe
     from sim.train import OptimConfig, optimizer_step
-    from theorems.zhang2024 import _runs
-    from theorems.zhang2024.encoding_exchangeable import targets
+    from theorems.zhang2024 import runs
 
-    scale = dataclasses.replace(_runs.SCALES["cpu"], name="cpu-s3")  # a fresh, uncached run
+    scale = dataclasses.replace(runs.SCALES["cpu"], name="cpu-s3")  # a fresh, uncached run
     start = time.perf_counter()
-    r = _runs.run("bb", SEED, scale)
-    mom, _ = targets("bb", r)
+    r = runs.run("bb", SEED, scale)
+    mom = r.targets()["moments"]
     ours_probe = ridge_probe(r.embedding(), mom, r.split)
     ours = time.perf_counter() - start
 
-    paper = _runs.SCALES["paper"]
+    paper = runs.SCALES["paper"]
     cfg = TransformerConfig(vocab_size=2, d_model=paper.d_model, n_layers=paper.n_layers,
                             n_heads=paper.n_heads, d_ff=paper.d_ff, max_len=paper.length + 1)
     big = CausalTransformer(cfg, generator=torch.Generator().manual_seed(SEED))
