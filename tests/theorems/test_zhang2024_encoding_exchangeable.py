@@ -2,7 +2,6 @@
 fail (planted probe results on a stand-in run), the spec-6.4 baselines in the details, and
 every claim's measurement end to end at a tiny scale."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -222,17 +221,6 @@ def test_the_memorisation_control_breaks_the_floor_and_the_exact_statistic_does_
 
 
 # --- every claim end to end at a tiny scale (the paper tier's code path, small) ------------------
-
-TINY = dataclasses.replace(runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400, n_val=100,
-                           n_test=200, steps=tuple((f, 60) for f in runs.FAMILIES))
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    monkeypatch.setitem(runs.SCALES, "tiny", TINY)
-    monkeypatch.setenv(runs.SCALE_ENV, "tiny")
-    return TINY
-
 
 def test_every_claim_measures_its_statistics_and_baselines_at_a_tiny_scale(tiny):
     thm = ee.ExchangeableEncoding()

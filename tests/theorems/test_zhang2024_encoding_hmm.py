@@ -2,7 +2,6 @@
 fail on planted probe results, the doubled-emission negative control, and every claim's
 measurement end to end at a tiny scale."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -18,18 +17,6 @@ from theorems.zhang2024 import runs
 
 ROUND = 1e-10  # float64 round trips through a few divisions, logs and exponentials
 THM = el.HMMEncoding()
-# The paper-tier code path at a small size: every family trains 60 steps on 640 sequences
-TINY = dataclasses.replace(runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400, n_val=100,
-                           n_test=200, steps=tuple((f, 60) for f in runs.FAMILIES))
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    monkeypatch.setitem(runs.SCALES, "tiny", TINY)
-    monkeypatch.setenv(runs.SCALE_ENV, "tiny")
-    return TINY
-
-
 def accepts(statistic: str, value: float) -> bool:
     return THM.criterion(statistic).accepts(value)
 

@@ -3,7 +3,6 @@ hand-made boxes, every criterion failing on planted probe results, and each clai
 measurement end to end at a tiny scale."""
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from theorems.zhang2024 import encoding_hypotheses as eh
 from theorems.zhang2024 import probing, runs
 
 ROUND = 1e-12  # two float64 evaluations of one posterior: rounding only
-TINY_SECONDS = 20.0  # a tiny-scale measurement (training included) must stay a unit test
 GAME = RectangleGame.easy()
 
 
@@ -181,22 +179,11 @@ def test_the_box_claim_fails_for_one_model_alone(monkeypatch):
 
 # --- the paper tier's code path at a tiny scale -----------------------------------------------
 
-@pytest.fixture
-def tiny(monkeypatch):
-    scale = dataclasses.replace(runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400,
-                                n_val=100, n_test=200, steps=tuple((f, 60) for f in runs.FAMILIES))
-    monkeypatch.setitem(runs.SCALES, "tiny", scale)
-    monkeypatch.setenv(runs.SCALE_ENV, "tiny")
-    return scale
-
-
 @pytest.mark.parametrize("key", ["24a", "24b", "24c", "24r"])
 def test_each_claim_measures_end_to_end_at_a_tiny_scale(tiny, tmp_path, key):
     claim = _claims()[key]
     assert "tiny scale" in claim.statement  # the statement says what was run
-    start = time.perf_counter()
     m = claim.measure(0)
-    assert time.perf_counter() - start < TINY_SECONDS
     for crit in claim.criteria:
         assert np.isfinite(m.values[crit.statistic]), crit.statistic
     for source in ("untrained", "statistic", "current token"):  # spec 6.4's baselines
