@@ -234,6 +234,53 @@ def test_new_refuses_a_test_that_exists_already(capsys, tmp_path):
     assert not (tmp_path / "mine").exists()
 
 
+# --- tables -------------------------------------------------------------------------------
+
+def _report(folder, complete=True, claims=()):
+    folder.mkdir()
+    (folder / "claims.json").write_text(json.dumps(
+        {"provenance": {"run": {"complete": complete}}, "claims": list(claims)}))
+    return folder
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("no report", ["claims.json does not exist", "run pytest paper_checks/ first"]),
+    ("partial report", "from an incomplete run"),
+    ("garbled report", "is not a claims report"),
+    ("missing file", "NOTES.md is not a file"),
+    ("no block", "has no <!-- claims-table"),
+])
+def test_tables_refuses_what_it_cannot_generate_from_and_writes_nothing(capsys, tmp_path, case,
+                                                                       says):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no blocks\n")
+    rep = tmp_path / "rep"
+    if case == "partial report":
+        _report(rep, complete=False)
+    elif case == "garbled report":
+        _report(rep)
+        (rep / "claims.json").write_text("{not json")
+    elif case != "no report":
+        _report(rep)
+    target = tmp_path / "NOTES.md" if case == "missing file" else readme
+    refused(capsys, "tables", target, "--report", rep, says=says)
+    assert readme.read_text() == "# no blocks\n"
+
+
+def test_tables_updates_a_file_and_check_says_whether_it_is_current(capsys, tmp_path):
+    claim = {"id": "p.thm.a", "spec": "p:1", "verdict": "pass", "expect": "pass",
+             "statistic": "median", "seeds": [0], "measured": {"err": 0.5},
+             "criteria": [{"statistic": "err", "bound": 1.0, "direction": "<=", "holds": True}]}
+    rep = _report(tmp_path / "rep", claims=[claim])
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- claims-table: p -->\n<!-- /claims-table -->\n")
+    code, out, _ = cli(capsys, "tables", readme, "--report", rep, "--check")
+    assert code == 1 and "differ from" in out and "p.thm.a" not in readme.read_text()
+    code, out, _ = cli(capsys, "tables", readme, "--report", rep)
+    assert code == 0 and "updated" in out and "| p:1 | `p.thm.a` | PASS | err 0.5 (≤ 1) |" in readme.read_text()
+    assert cli(capsys, "tables", readme, "--report", rep, "--check")[0] == 0
+
+
 # --- REPRESENTATION_THEOREMS_EXTRA, list and ablate ---------------------------------------------------
 
 @pytest.mark.parametrize("verb", ["list", "ablate", "search"])

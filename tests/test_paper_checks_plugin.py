@@ -329,3 +329,30 @@ def test_prepare_is_called_once_per_selected_claim_before_the_claims_run(project
     prepared.unlink()
     _pytest(project, "-k", "refuted", TOY_PREPARED=str(prepared))
     assert not prepared.exists()  # not selected: not prepared
+
+
+def test_claims_tables_are_checked_by_a_complete_default_run_and_fail_it_when_stale(project):
+    (project / "paper_checks" / "test_toy.py").write_text(
+        "import pytest\n\n\n@pytest.mark.claim('toy.thm.ok')\ndef test_ok(evidence):\n"
+        "    evidence.assert_ok()\n")
+    ini = project / "pytest.ini"
+    ini.write_text(ini.read_text() + "claims_tables = TABLES.md\n")
+    tables_md = project / "TABLES.md"
+    tables_md.write_text("# Results\n\n<!-- claims-table: toy -->\nold\n<!-- /claims-table -->\n")
+    stale = _pytest(project, "--report-dir", "rep")
+    assert stale.returncode == 1 and "1 passed" in stale.stdout, stale.stdout + stale.stderr
+    assert "STALE claims tables: " in stale.stdout and "python -m theorems tables" in stale.stdout
+    assert "old" in tables_md.read_text()  # the run checks; it never rewrites the user's file
+    regen = subprocess.run([sys.executable, "-m", "theorems", "tables", "TABLES.md", "--report",
+                            "rep"], cwd=project, env=_env(project), capture_output=True,
+                           text=True, timeout=120)
+    assert regen.returncode == 0 and "updated" in regen.stdout, regen.stdout + regen.stderr
+    assert "`toy.thm.ok` (worst of seeds 0, 1) | PASS | err 0.51 (≤ 1) |" in tables_md.read_text()
+    current = _pytest(project, "--report-dir", "rep")
+    assert current.returncode == 0 and "claims tables current: " in current.stdout, current.stdout
+    # a run at other seeds (or scale, or a selection) does not judge the committed tables
+    other = _pytest(project, "--report-dir", "rep2", PAPER_CHECKS_SEEDS="1")
+    assert other.returncode == 0, other.stdout
+    assert "claims tables not checked: this run is not at the default seeds" in other.stdout
+    selected = _pytest(project, "--report-dir", "rep3", "-k", "ok")
+    assert "claims tables not checked: this run is partial" in selected.stdout, selected.stdout

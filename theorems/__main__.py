@@ -1,10 +1,13 @@
-"""Command line: ``python -m theorems {init,new,list,ablate,search} ...``.
+"""Command line: ``python -m theorems {init,new,list,ablate,search,tables} ...``.
 
 * ``init DIR``: write a paper repository that works at once (see :mod:`theorems.scaffold`).
 * ``new PAPER SLUG``: scaffold a theorem module and its paper-checks test.
 * ``list``: the registered theorems and claims.
 * ``ablate``: run every theorem's negative controls and show which assumption each breaks.
 * ``search``: counterexample search on the gap between witnesses (see theorems.search).
+* ``tables FILE...``: regenerate the claims tables marked in Markdown files from a complete
+  run's claims.json (``--check``: exit 1, writing nothing, when one is stale; see
+  :mod:`theorems.tables`).
 
 Bad input (a mistyped theorem id, a count that is not positive, a missing or garbled replay
 file, a package in ``REPRESENTATION_THEOREMS_EXTRA`` that cannot be imported, a bad name or
@@ -136,8 +139,14 @@ def _search(args) -> int:
     return 0
 
 
+def _tables(args) -> int:
+    from theorems import tables
+    return tables.main(args.files, args.report, check=args.check)
+
+
 def parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Scaffold, list, ablate and search the theorems.")
+    parser = _Parser(prog=PROG, description="Scaffold, list, ablate and search the theorems; "
+                     "generate claims tables.")
     parser.add_argument("--traceback", action="store_true",
                         help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -168,6 +177,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paper_checks_search")
     p.add_argument("--replay", default=None, help="a saved search-<id>.json to recompute")
     p.set_defaults(func=_search)
+    p = sub.add_parser("tables", help="regenerate the claims tables marked in Markdown files "
+                       "from a complete run's claims.json")
+    p.add_argument("files", nargs="+", help="Markdown files with <!-- claims-table: ... --> "
+                   "blocks, e.g. README.md")
+    p.add_argument("--report", default="paper_checks_report",
+                   help="the report folder of a complete run (default: paper_checks_report)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a file's tables differ from the report")
+    p.set_defaults(func=_tables)
     return parser
 
 

@@ -45,6 +45,13 @@ Scale: ``--paper-scale`` runs the claim tests marked ``slow`` and sets
 of Zhang et al. run at the authors' sizes (on a GPU when one is present; on a CPU they are
 refused with the estimated cost).
 
+Claims tables: the ini option ``claims_tables`` lists Markdown files whose generated claims
+tables (``<!-- claims-table: ... -->`` blocks, :mod:`theorems.tables`) must match the
+evidence. A complete run at the default seeds and scale compares them with the report it
+just wrote and fails the session, naming the file and the command that regenerates it
+(``python -m theorems tables FILE``), when one is stale; any other run says they were not
+checked and why.
+
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
 
@@ -68,6 +75,7 @@ MATH_THREADS = 1  # see the module docstring; recorded in the provenance
 DEFAULT_REPORT_DIR = "paper_checks_report"
 SEEDS_ENV = "PAPER_CHECKS_SEEDS"
 SCALE_ENV = "REPRESENTATION_THEOREMS_SCALE"
+DEFAULT_SCALE = "cpu"  # the scale of a run without the setting (theorems.zhang2024.runs)
 MARKERS = (
     "claim(id): a paper-checks test of the registered claim with this id (representation-theorems)",
     "slow: a paper-scale test; claim tests marked slow run only with --paper-scale",
@@ -85,6 +93,9 @@ def pytest_addoption(parser):
     group.addoption("--paper-scale", action="store_true", dest="paper_scale",
                     help="also run claim tests marked slow, at the papers' sizes "
                          f"(sets {SCALE_ENV}=paper unless it is set)")
+    parser.addini("claims_tables", type="paths", default=[],
+                  help="Markdown files whose claims-table blocks a complete run at the "
+                       "default seeds and scale checks against its report")
 
 
 def _is_worker(config) -> bool:
@@ -282,7 +293,7 @@ class _Ledger:
         self.records, self.figures, self.outcomes = {}, {}, {}
         self.errors, self.skipped, self.crashed = {}, {}, []
         self.start = time.perf_counter()
-        self.rows, self.written = [], None
+        self.rows, self.written, self.tables = [], None, None
 
     def pytest_runtest_logreport(self, report):
         state, nodeid = self.state, _base_nodeid(report.nodeid)
@@ -383,6 +394,42 @@ class _Ledger:
             extra={"seeds_setting": os.environ.get(SEEDS_ENV, "all"),
                    "wall_time_s": run["wall_time_s"], "run": run})
         self.written = (path, run)
+        self.tables = self._check_tables(path, run)
+        if self.tables and self.tables[0] == "stale" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _check_tables(self, claims_json: Path, run: dict) -> tuple[str, list[str]] | None:
+        """("stale", problems), ("current", files) or ("not checked", [why]) for the files
+        of the ``claims_tables`` ini option; None when there are none."""
+        files = [Path(f) for f in self.config.getini("claims_tables")]
+        if not files:
+            return None
+        if not run["complete"]:
+            return "not checked", ["this run is partial"]
+        settings = []
+        if parse_seeds(os.environ.get(SEEDS_ENV)) is not None:
+            settings.append(f"{SEEDS_ENV}={os.environ[SEEDS_ENV]}")
+        if os.environ.get(SCALE_ENV, "").strip() not in ("", DEFAULT_SCALE):
+            settings.append(f"{SCALE_ENV}={os.environ[SCALE_ENV]}")
+        if settings:
+            return "not checked", [f"this run is not at the default seeds and scale "
+                                   f"({', '.join(settings)})"]
+        import json
+
+        from theorems import tables
+        data = json.loads(claims_json.read_text(encoding="utf-8"))
+        problems = []
+        for f in files:
+            try:
+                if not f.is_file():
+                    problems.append(f"{f} does not exist")
+                elif tables.stale(f, data):
+                    problems.append(f"{f}: its claims tables differ from this run's report; "
+                                    f"regenerate them with python -m theorems tables {f} "
+                                    f"--report {claims_json.parent}")
+            except tables.TableError as exc:
+                problems.append(f"{f}: {exc}")
+        return ("stale", problems) if problems else ("current", [str(f) for f in files])
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if not self.rows or self.written is None:
@@ -400,6 +447,15 @@ class _Ledger:
             terminalreporter.write_line(
                 f"PARTIAL claims report, not the complete one ({'; '.join(run['incomplete_because'])}): "
                 f"{path.parent}; a complete report, if there is one, is unchanged")
+        if self.tables is not None:
+            state, lines = self.tables
+            if state == "current":
+                terminalreporter.write_line(f"claims tables current: {', '.join(lines)}")
+            elif state == "not checked":
+                terminalreporter.write_line(f"claims tables not checked: {lines[0]}")
+            else:
+                for line in lines:
+                    terminalreporter.write_line(f"STALE claims tables: {line}", red=True)
 
 
 def _last_line(report) -> str:

@@ -111,7 +111,10 @@ def _load(report_dir: Path) -> dict:
     if not path.is_file():
         raise TableError(f"{path} does not exist: run pytest paper_checks/ first (a complete "
                          "run writes it)")
-    report = json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TableError(f"{path} is not a claims report ({exc})") from None
     provenance = report.get("provenance", {})
     if not provenance.get("run", {}).get("complete", provenance.get("complete", False)):
         raise TableError(f"{path} is from an incomplete run; tables come from complete runs only")
