@@ -119,9 +119,9 @@ def provenance(root=None) -> dict:
     out = {"python": platform.python_version(), "platform": platform.platform(),
            "git_commit": _git("rev-parse", "HEAD", cwd=root),
            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root)),
-           "solver": "CLARABEL"}
+           "solver": "DAQP, CLARABEL"}  # max-margin: DAQP first, Clarabel as its fallback
     for pkg in ("representation-theorems", "numpy", "scipy", "sympy", "torch", "cvxpy",
-                "clarabel", "hypothesis"):
+                "clarabel", "daqp", "hypothesis"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

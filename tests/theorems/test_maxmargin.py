@@ -2,6 +2,7 @@
 
 import math
 from fractions import Fraction
+from importlib.metadata import version
 
 import numpy as np
 import pytest
@@ -131,8 +132,8 @@ def test_multiclass_solution_is_feasible_and_certified(data):
     assert r.residuals.worst <= KKT_RESIDUAL.atol
 
 
-def test_support_sets_with_equalities_tie_the_correct_logits():
-    # Planted W0 whose classes 0 and 1 share a row: wherever either wins, both are correct.
+def _tied_support_sets():
+    """Planted W0 whose classes 0 and 1 share a row: wherever either wins, both are correct."""
     rng = streams(3).data
     W0 = rng.standard_normal((5, 4))
     W0[0] = W0[1]
@@ -145,6 +146,11 @@ def test_support_sets_with_equalities_tie_the_correct_logits():
     gap = np.array([S0[i, support[i]].min() - S0[i, ~support[i]].max() for i in range(200)])
     X, support = X[gap > 0.1][:40], support[gap > 0.1][:40]
     assert support[:, 0].any(), "the instance must contain two-class support sets"
+    return X, support
+
+
+def test_support_sets_with_equalities_tie_the_correct_logits():
+    X, support = _tied_support_sets()
     r = multiclass_max_margin(X, support=support, equalize=True)
     S = X @ r.W.T
     both = support[:, 0]
@@ -266,7 +272,8 @@ def test_the_theorem_of_the_alternative_never_refutes_separable_data(data, bias)
     with pytest.raises(SolverFailure, match="no certificate of non-separability"):
         separability(X, y, bias=bias, settings=CUT_SHORT)
     with pytest.raises(SolverFailure, match="not trusted"):
-        max_margin(X, y, bias=bias, settings=CUT_SHORT)
+        # Clarabel alone: DAQP does not read Clarabel's iteration cap and would solve it
+        max_margin(X, y, bias=bias, settings=CUT_SHORT, solver="clarabel")
 
 
 @given(separable_binary(n=(10, 80), d=(2, 6)), st.floats(1e-4, 0.5))
@@ -565,3 +572,102 @@ def test_complex_input_is_refused_by_name():
             fn(X, [1, 1])
     with pytest.raises(InputError, match="X"):
         multiclass_max_margin(X, [0, 1], n_classes=2)
+
+
+# --- the fast path: DAQP's active-set solve, cross-checked against Clarabel -----------------
+
+# DAQP's point and Clarabel's are each refined on their active set and KKT-certified on every
+# row: the same float64 optimum of one strictly convex program. 1 - cos <= 1e-12 (and the
+# margin to 1e-12 relative) is the accuracy goal of the fast reference; measured 0 to 1e-29.
+CROSS_CHECK = 1e-12
+
+
+@given(separable_binary(), st.booleans())
+def test_daqp_agrees_with_clarabel_on_the_full_problem(data, working_set):
+    X, y = data
+    fast = max_margin(X, y, solver="daqp", working_set=working_set)
+    ref = max_margin(X, y, solver="clarabel", working_set=False)
+    assert (fast.solver, fast.solver_version) == ("DAQP", version("daqp"))
+    assert (ref.solver, ref.solver_version) == ("CLARABEL", version("clarabel"))
+    assert fast.status == "optimal" and fast.residuals.worst <= KKT_RESIDUAL.atol
+    assert _cos_gap(fast.w, ref.w) <= CROSS_CHECK
+    np.testing.assert_allclose(fast.margin, ref.margin, rtol=CROSS_CHECK, atol=0)
+    assert (y * (X @ fast.w)).min() >= 1 - FEASIBLE
+
+
+@given(separable_multiclass(), st.booleans())
+def test_daqp_agrees_with_clarabel_on_multiclass_programs(data, working_set):
+    X, y, k = data
+    fast = multiclass_max_margin(X, y, n_classes=k, solver="daqp", working_set=working_set)
+    ref = multiclass_max_margin(X, y, n_classes=k, solver="clarabel", working_set=False)
+    assert fast.solver == "DAQP" and fast.residuals.worst <= KKT_RESIDUAL.atol
+    assert _cos_gap(fast.W, ref.W) <= CROSS_CHECK
+    np.testing.assert_allclose(fast.margin, ref.margin, rtol=CROSS_CHECK, atol=0)
+
+
+def test_daqp_agrees_with_clarabel_with_equalities():
+    X, support = _tied_support_sets()
+    fast = multiclass_max_margin(X, support=support, equalize=True, solver="daqp")
+    ref = multiclass_max_margin(X, support=support, equalize=True, solver="clarabel")
+    assert fast.solver == "DAQP" and fast.residuals.worst <= KKT_RESIDUAL.atol
+    assert _cos_gap(fast.W, ref.W) <= CROSS_CHECK
+
+
+@given(separable_binary(n=(5, 60), d=(2, 6)), st.integers(0, 10**6))
+def test_daqp_refuses_non_separable_data_with_the_certificate(data, seed):
+    # negative control: DAQP's working set ends infeasible, and the verdict is the
+    # separability certificate's, not DAQP's exit flag
+    X, y = _contradiction(data, seed, False)
+    with pytest.raises(NotSeparableError) as info:
+        max_margin(X, y, solver="daqp")
+    cert = info.value.certificate
+    assert not cert.separable and cert.margin_box <= cert.threshold
+
+
+class _WrongDAQP:
+    """A stand-in for the daqp module whose answers are wrong: the true optimum scaled by
+    1.01 (feasible, no row active: fails stationarity) or an 'infeasible' exit flag."""
+
+    def __init__(self, flag: int):
+        import daqp
+        self.daqp, self.flag = daqp, flag
+
+    def solve(self, *args, **kwargs):
+        x, fval, flag, info = self.daqp.solve(*args, **kwargs)
+        return 1.01 * x, fval, (flag if self.flag == 1 else self.flag), info
+
+
+@pytest.mark.parametrize("flag", [1, -1])
+def test_an_uncertified_daqp_answer_falls_back_to_clarabel(monkeypatch, flag):
+    from theorems.convex import _program
+
+    X, y = separable.planted(80, 5, streams(4).data, margin=0.3)
+    ref = max_margin(X, y, solver="clarabel")
+    monkeypatch.setattr(_program, "_daqp", lambda: _WrongDAQP(flag))
+    r = max_margin(X, y)
+    assert r.solver == "CLARABEL" and r.residuals.worst <= KKT_RESIDUAL.atol
+    assert _cos_gap(r.w, ref.w) <= CROSS_CHECK
+    with pytest.raises(SolverFailure, match="KKT check" if flag == 1 else "exit flag -1"):
+        max_margin(X, y, solver="daqp")
+
+
+def test_without_daqp_clarabel_solves_alone(monkeypatch):
+    from theorems.convex import _program
+
+    X, y = separable.planted(40, 4, streams(6).data, margin=0.3)
+    monkeypatch.setattr(_program, "_daqp", lambda: None)
+    assert max_margin(X, y).solver == "CLARABEL"
+    with pytest.raises(InputError, match="needs the daqp package"):
+        max_margin(X, y, solver="daqp")
+
+
+def test_a_bias_is_solved_by_clarabel_and_named():
+    X, y = separable.planted(60, 4, streams(7).data, margin=0.3)
+    assert max_margin(X, y, bias=True).solver == "CLARABEL"
+    with pytest.raises(InputError, match="without unregularised coordinates"):
+        max_margin(X, y, bias=True, solver="daqp")
+
+
+def test_an_unknown_solver_is_refused_by_name():
+    with pytest.raises(InputError, match="solver must be one of"):
+        max_margin(np.eye(2), [1, 1], solver="osqp")

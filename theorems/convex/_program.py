@@ -19,8 +19,10 @@ The min-norm program in the scaled coordinates z (u = 2^(col + max row) z) is
 with omega_j = 4^(col_j - max col) (a diagonal-weighted objective) and b_hat_r =
 2^(row_r - max row); its multipliers map back by powers of two as well.
 
-Solution path: cvxpy with Clarabel at tight tolerances (passed explicitly) on the scaled
-program -> status must be optimal -> an active-set refinement (:func:`_active_set_path`)
+Solution path: DAQP (a dual active-set QP solver, exact on its final active set;
+:func:`_solve_daqp`) on the scaled program where it applies (no free coordinates), else or
+when its point is not certified cvxpy with Clarabel at tight tolerances (passed explicitly)
+-> status must be optimal -> an active-set refinement (:func:`_active_set_path`)
 solves the KKT system on the rows found active, in float64, and walks on (adding blocking
 rows, dropping negative multipliers) only while no point is certified -> candidates are
 mapped back to the ORIGINAL coordinates and scored by scale-aware KKT residuals
@@ -49,10 +51,12 @@ scaled data the LP  max t s.t. A_hat v >= t, E_hat v = 0, |v_reg| <= 1, t <= 1  
 * neither: a SolverFailure naming the LP status, both bounds and the conditioning (the
   dynamic range left after equilibration).
 
-Large problems use an exact working set (constraint generation): rank the rows by the
-margin of a short dual-momentum run, solve on the lowest-margin rows, add every violated
-row, re-solve; the final check on every row is the certificate that the sub-problem
-optimum is the full optimum.
+Large problems use an exact working set (constraint generation): rank the rows (DAQP: by
+the margin under the mean direction, adding the most violated rows a few at a time;
+Clarabel: by the margin of a short dual-momentum run, adding every violated row), solve on
+the lowest-margin rows, re-solve until no row is violated; the final check on every row is
+the certificate that the sub-problem optimum is the full optimum. The result's ``solver``
+and ``solver_version`` name the solver whose point was certified.
 """
 
 from __future__ import annotations
@@ -110,6 +114,29 @@ LOOSE_TOLERANCE = 1e-8
 # is accurate; a few where the columns' scales differ by 1e8 (4 on the worst draw measured);
 # the cap bounds the cost on degenerate programs the walk cannot finish.
 ACTIVE_SET_ROUNDS = 50
+
+# The solvers solve_min_norm can be asked for: "auto" is DAQP, then Clarabel where DAQP is
+# missing or not certified; "clarabel" alone is the independent cross-check.
+SOLVERS = ("auto", "daqp", "clarabel")
+# DAQP's working set: the first rows are the DAQP_INITIAL * p lowest margins under the mean
+# direction (measured: 4-7 rounds at n = 2000-20000, d = 100, with these), and each round
+# adds at most DAQP_ADD * p of the most violated rows, so that a poor first ranking does not
+# flood the sub-problem with thousands of rows that the next round's point satisfies anyway.
+DAQP_INITIAL = 3
+DAQP_ADD = 2
+# DAQP's primal tolerance on A' z >= 1 (rows scaled so the margin is relative; DAQP's
+# default 1e-6 would admit violations the KKT check at 1e-8 rejects); active rows hold to
+# rounding, as DAQP solves their equality system exactly.
+DAQP_PRIMAL_TOL = 1e-12
+# A row off the working set joins it when its relative margin is below 1 - this: far below
+# the KKT check's 1e-8, so the sub-problem optimum is the full one to rounding, far above
+# the rounding of a_r z on well-scaled rows.
+DAQP_VIOLATED = 1e-12
+# DAQP's iteration cap per solve (its default is 1e4): an active-set solve of R rows in p
+# unknowns needs a few times min(R, p) changes of its active set; a solve that hits the
+# cap is a failure and Clarabel takes over.
+DAQP_ITERATIONS = 100_000
+DAQP_INF = 1e30  # DAQP's "no upper bound"
 
 _U = 2.0 ** -53  # unit roundoff of float64 (round to nearest)
 _ETA = float(np.finfo(np.float64).smallest_subnormal)  # absolute underflow unit
@@ -346,7 +373,24 @@ def equilibrate(A, E=None) -> Equilibration:
     square root of its largest |entry|; a last pass puts every row maximum in [1/2, 1). The
     scaled matrices are checked to map back to A and E bit for bit; where they would not
     (entries spanning more than float64's exponent range) the data are refused.
+
+    A dense A without E is equilibrated on its entries' binary exponents
+    (:func:`_dense_exponents`: the same exponents, without a scaled copy of the matrix per
+    sweep); other data, and dense data whose scaled entries could leave float64's normal
+    range, take the sweeps in floating point.
     """
+    A = _canonical(A)
+    E = _canonical(E) if E is not None else None
+    if E is None and not sp.issparse(A):
+        fast = _dense_exponents(A)
+        if fast is not None:
+            return fast
+    return _equilibrate_sweeps(A, E)
+
+
+def _equilibrate_sweeps(A, E=None) -> Equilibration:
+    """:func:`equilibrate` in floating point: each sweep scales |A| (and |E|) by powers of
+    two and reads the exponents of the row and column maxima."""
     A = _canonical(A)
     E = _canonical(E) if E is not None else None
     R, p = A.shape
@@ -374,10 +418,10 @@ def equilibrate(A, E=None) -> Equilibration:
         np.all(np.isfinite(_entries(Ah))))
     if m:
         exact = exact and np.array_equal(_entries(_scale(Eh, -eq, -col)), _entries(E))
-    nz = np.abs(_entries(A))
-    nz = nz[nz > 0]
-    span_orig = int(_exponent(nz.max()) - _exponent(nz.min())) if nz.size else 0
     if not exact:
+        nz = np.abs(_entries(A))
+        nz = nz[nz > 0]
+        span_orig = int(_exponent(nz.max()) - _exponent(nz.min())) if nz.size else 0
         raise InputError(
             f"the data cannot be rescaled exactly in float64: their nonzero entries span a "
             f"factor 2^{span_orig} (~1e{span_orig * math.log10(2):.0f}) and balancing rows and "
@@ -387,6 +431,88 @@ def equilibrate(A, E=None) -> Equilibration:
     nzh = nzh[nzh > 0]
     span = int(_exponent(nzh.max()) - _exponent(nzh.min())) if nzh.size else 0
     return Equilibration(row=row, col=col, eq=eq, A=Ah, E=Eh, range_log2=span)
+
+
+# frexp exponents of normal float64 numbers (2^(e-1) <= |x| < 2^e): a power-of-two scaling
+# whose results stay in this range is exact, and the exponent of a product is the sum.
+_EXP_MIN, _EXP_MAX = -1021, 1024
+_NO_ENTRY = 2 ** 30  # stands for the exponent of a zero entry (-: in a max, +: in a min)
+
+
+def _dense_exponents(A: np.ndarray) -> Equilibration | None:
+    """:func:`_equilibrate_sweeps` for a dense A, computed on the integer exponents e_ij of
+    its entries: the largest |entry| of row i scaled by 2^(row_i + col_j) has exponent
+    max_j (e_ij + col_j) + row_i as long as that maximum is a normal float64, and likewise
+    for columns; so every sweep gives the same exponents as the floating-point sweeps, which
+    is checked at every step. None (the floating-point sweeps decide) for data with a
+    non-finite entry, no nonzero entry, or a row or column maximum, or a scaled entry, that
+    could leave the normal range."""
+    R, p = A.shape
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows: fall back
+        if A.size == 0 or not math.isfinite(float(np.sum(A))):
+            return None
+    ex = np.frexp(A)[1]  # int32: exponents of |A| (0 for zeros)
+    zero = A == 0
+    has_zero = bool(zero.any())
+    if has_zero:
+        if zero.all():
+            return None
+        ex_max = np.where(zero, np.int32(-_NO_ENTRY), ex)
+        ex_min = np.where(zero, np.int32(_NO_ENTRY), ex)
+        row_nz, col_nz = ~zero.all(axis=1), ~zero.all(axis=0)
+    else:
+        ex_max = ex_min = ex
+        row_nz, col_nz = np.ones(R, bool), np.ones(p, bool)
+    lo, hi = int(ex_min.min()), int(ex_max.max())
+    if lo < _EXP_MIN:
+        return None  # subnormal entries: the floating-point sweeps decide
+    buf = np.empty_like(ex)
+
+    def row_exp(row, col):
+        np.add(ex_max, col.astype(np.int32)[None, :], out=buf)
+        e = buf.max(axis=1).astype(np.int64) + row
+        if np.any(e[row_nz] < _EXP_MIN) or np.any(e[row_nz] > _EXP_MAX):
+            return None
+        return np.where(row_nz, e, 0)
+
+    def col_exp(row, col):
+        np.add(ex_max, row.astype(np.int32)[:, None], out=buf)
+        e = buf.max(axis=0).astype(np.int64) + col
+        if np.any(e[col_nz] < _EXP_MIN) or np.any(e[col_nz] > _EXP_MAX):
+            return None
+        return np.where(col_nz, e, 0)
+
+    row, col = np.zeros(R, np.int64), np.zeros(p, np.int64)
+    for _ in range(RUIZ_SWEEPS):
+        er = row_exp(row, col)
+        if er is None:
+            return None
+        dr = er // 2
+        row = row - dr
+        ec = col_exp(row, col)
+        if ec is None:
+            return None
+        dc = ec // 2
+        col = col - dc
+        if not (dr.any() or dc.any()):
+            break
+    er = row_exp(row, col)
+    if er is None:
+        return None
+    row = row - er
+    # every scaled entry, and A scaled by its columns alone, stays normal: the products
+    # below are exact (so Ah maps back to A bit for bit) and finite
+    if (lo + int(col.min()) + min(0, int(row.min())) < _EXP_MIN
+            or hi + int(col.max()) + max(0, int(row.max())) > _EXP_MAX):
+        return None
+    Ah = A * np.ldexp(1.0, col)[None, :]
+    Ah *= np.ldexp(1.0, row)[:, None]
+    np.add(ex_min, col.astype(np.int32)[None, :], out=buf)
+    buf += row.astype(np.int32)[:, None]
+    low = int(buf.min())
+    high = int(row_exp(row, col)[row_nz].max())
+    return Equilibration(row=row, col=col, eq=np.zeros(0, np.int64), A=Ah, E=None,
+                         range_log2=high - low)
 
 
 def _matvec_bound(M, x):
@@ -446,8 +572,11 @@ def residuals(A, E, u, lam, mu, n_free: int, scaling: Equilibration | None = Non
     Au = _vec(A @ u)
     primal = max(0.0, float(np.max(1.0 - Au, initial=-np.inf)))
     Du = _reg_mask(u.size, n_free) * u
-    grad = Du - _vec(A.T @ lam)
-    den = np.abs(Du) + _vec(_abs(A).T @ np.abs(lam))
+    # A^T lam over the rows with lam != 0 only (the same sums, without |A| of every row)
+    sup = np.flatnonzero(lam)
+    As, ls = (A[sup], lam[sup]) if not sp.issparse(A) and 2 * sup.size < lam.size else (A, lam)
+    grad = Du - _vec(As.T @ ls)
+    den = np.abs(Du) + _vec(_abs(As).T @ np.abs(ls))
     if E is not None:
         Eu = _vec(E @ u)
         # |E u| against the magnitude of the terms of every equilibrated row, A's and E's
@@ -881,17 +1010,25 @@ class _Scaled:
 
 
 def solve_min_norm(A, E=None, n_free: int = 0, *, settings: SolverSettings = DEFAULT_SETTINGS,
-                   working_set: bool | None = None, what: str = "data") -> MinNormSolution:
+                   working_set: bool | None = None, what: str = "data",
+                   solver: str = "auto") -> MinNormSolution:
     """Solve and certify the min-norm program; raise NotSeparableError if infeasible.
 
-    The scaled program is tried in the formulations of COL_FRACTIONS (all exact rescalings
-    of the same program) until one is certified. The first failure asks the separability
-    certificate: non-separable data raise NotSeparableError whatever the solver's status,
-    and separable data go on to the next formulation; SolverFailure when none certifies.
+    ``solver``: "auto" (DAQP's active-set solve first, :func:`_solve_daqp`, then Clarabel's
+    formulations if DAQP is not installed, the program has unregularised coordinates, or
+    DAQP's point is not certified), "daqp" (DAQP
+    only) or "clarabel" (Clarabel's formulations only: the independent cross-check). The
+    scaled program is tried in the formulations of COL_FRACTIONS (all exact rescalings of
+    the same program) until one is certified; every answer passes the same KKT check on all
+    rows. The first failure asks the separability certificate: non-separable data raise
+    NotSeparableError whatever the solver's status, and separable data go on to the next
+    formulation; SolverFailure when none certifies.
     """
     check_settings(settings)
     if working_set is not None and not isinstance(working_set, (bool, np.bool_)):
         raise InputError(f"working_set must be True, False or None; got {working_set!r}")
+    if solver not in SOLVERS:
+        raise InputError(f"solver must be one of {SOLVERS}; got {solver!r}")
     A = _canonical(A)
     E = _canonical(E) if E is not None else None
     R, p = A.shape
@@ -900,21 +1037,34 @@ def solve_min_norm(A, E=None, n_free: int = 0, *, settings: SolverSettings = DEF
         working_set = R * p >= 50_000 and R > 3 * p
     failures, decided = [], None
     loose = _loosened(settings)
-    attempts = [(f, settings, None) for f in COL_FRACTIONS]
-    attempts += [(COL_FRACTIONS[0], settings, extra) for extra in FALLBACK_CLARABEL]
-    if loose != settings:
-        attempts += [(f, loose, None) for f in COL_FRACTIONS]
-    for fraction, tried, extra in attempts:
+    attempts = []
+    if solver != "clarabel":
+        if _daqp() is not None and n_free == 0:
+            attempts.append(("DAQP", COL_FRACTIONS[0], settings, None))
+        elif solver == "daqp":
+            raise InputError("solver='daqp' needs the daqp package (pip install daqp)"
+                             if n_free == 0 else "solver='daqp' solves programs without "
+                             "unregularised coordinates (no bias); use 'auto' or 'clarabel'")
+    if solver != "daqp":
+        attempts += [("CLARABEL", f, settings, None) for f in COL_FRACTIONS]
+        attempts += [("CLARABEL", COL_FRACTIONS[0], settings, extra)
+                     for extra in FALLBACK_CLARABEL]
+        if loose != settings:
+            attempts += [("CLARABEL", f, loose, None) for f in COL_FRACTIONS]
+    for name, fraction, tried, extra in attempts:
         try:
             prog = _Scaled.build(scaling, n_free, what, fraction)
         except InputError:
             if fraction == COL_FRACTIONS[0]:
                 raise
             continue  # that formulation does not fit float64; the others were tried
-        out = _solve_scaled(A, E, n_free, prog, tried, working_set, what, extra)
+        if name == "DAQP":
+            out = _solve_daqp(A, E, n_free, prog, working_set, what)
+        else:
+            out = _solve_scaled(A, E, n_free, prog, tried, working_set, what, extra)
         if isinstance(out, MinNormSolution):
             return out
-        if (fraction, tried, extra) != attempts[0]:
+        if (name, fraction, tried, extra) != attempts[0]:
             how = [f"the columns {fraction:g}-scaled"]
             how += [f"tolerances {tried.tol_gap_rel:g}"] if tried is loose else []
             how += [f"Clarabel's options {extra}"] if extra else []
@@ -973,6 +1123,79 @@ def _solve_scaled(A, E, n_free, prog: "_Scaled", settings, working_set: bool, wh
             # Clarabel can call a badly scaled infeasible program optimal: the caller asks
             # the separability certificate
             return str(exc)
+
+
+def _daqp():
+    """The daqp module, or None where it is not installed (Clarabel then solves alone)."""
+    try:
+        import daqp
+    except ImportError:
+        return None
+    return daqp
+
+
+def _solve_daqp(A, E, n_free, prog: "_Scaled", working_set: bool, what: str):
+    """DAQP's dual active-set solve of the scaled program: the certified solution, or the
+    reason it failed (a string; the caller then tries Clarabel).
+
+    DAQP solves min 1/2 z^T W z s.t. A' z >= 1, E_hat z = 0 with A' = A_hat / b (rows scaled
+    by powers of two, exact, so DAQP's absolute tolerance is a relative margin), exactly on
+    its final active set. With a working set, the first rows are the DAQP_INITIAL * p lowest
+    margins under the mean direction A'^T 1, and every round adds the DAQP_ADD * p most
+    violated rows, warm-started from the previous multipliers, until no row is violated;
+    the point then goes through the same refinement and KKT check on every row as
+    Clarabel's (:func:`_certify`).
+    """
+    daqp = _daqp()
+    Ah, Eh, b = prog.A, prog.E, prog.b
+    R, p = Ah.shape
+    H = np.diag(prog.w)  # positive definite: solve_min_norm calls this only without n_free
+    E_rows = _dense(Eh) if Eh is not None else np.zeros((0, p))
+    m = E_rows.shape[0]
+    if working_set and R > DAQP_INITIAL * p:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            mean = _vec(Ah.T @ (1.0 / b))
+            score = _vec(Ah @ mean) / b
+        score = np.where(np.isfinite(score), score, -np.inf)
+        rows = np.sort(np.argsort(score, kind="stable")[: DAQP_INITIAL * p])
+    else:
+        rows = np.arange(R)
+    lam_prev = None
+    rounds = 0
+    while True:
+        rounds += 1
+        sub = _dense(Ah[rows]) / b[rows, None]  # exact: b is a power of two
+        M = np.ascontiguousarray(np.vstack([sub, E_rows]))
+        upper = np.concatenate([np.full(rows.size, DAQP_INF), np.zeros(m)])
+        lower = np.concatenate([np.ones(rows.size), np.zeros(m)])
+        sense = np.concatenate([np.zeros(rows.size, np.intc), np.full(m, 5, np.intc)])
+        kwargs = dict(primal_tol=DAQP_PRIMAL_TOL, iter_limit=DAQP_ITERATIONS)
+        if lam_prev is not None:
+            kwargs["dual_start"] = lam_prev
+        x, _, flag, info = daqp.solve(H, np.zeros(p), M, upper, lower, sense, **kwargs)
+        if flag != 1:
+            return (f"DAQP ended with exit flag {flag} on a {rows.size}-row max-margin "
+                    "program; the result is not trusted")
+        z = _vec(x)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            margin = _vec(Ah @ z) / b
+        if not np.all(np.isfinite(margin)):
+            return "DAQP's point has non-finite margins; the result is not trusted"
+        margin[rows] = np.inf
+        violated = np.flatnonzero(margin < 1.0 - DAQP_VIOLATED)
+        if not violated.size:
+            break
+        if violated.size > DAQP_ADD * p:
+            violated = violated[np.argpartition(margin[violated], DAQP_ADD * p)[: DAQP_ADD * p]]
+        lam_all = np.zeros(R)
+        lam_all[rows] = _vec(info["lam"])[: rows.size]
+        rows = np.union1d(rows, violated)
+        lam_prev = np.concatenate([lam_all[rows], _vec(info["lam"])[-m:] if m else []])
+    try:
+        return _certify(A, E, n_free, prog, z, rows, rounds, "optimal", what,
+                        solver=("DAQP", version("daqp")))
+    except SolverFailure as exc:
+        return f"DAQP: {exc}"
 
 
 def _solve_cvxpy(Ab, bb, Eh, sqrt_w, n_free: int, settings: SolverSettings, extra=None):
@@ -1117,7 +1340,7 @@ def _active_set_path(prog: _Scaled, z0: np.ndarray, act: np.ndarray):
 
 
 def _certify(A, E, n_free, prog: _Scaled, z_raw, rows, rounds, status,
-             what="data") -> MinNormSolution:
+             what="data", solver: tuple[str, str] | None = None) -> MinNormSolution:
     """Refine on the active set; map candidates back; accept the best-certified point.
 
     The multipliers are never the solver's: they come from the refined KKT solve or are
@@ -1168,9 +1391,10 @@ def _certify(A, E, n_free, prog: _Scaled, z_raw, rows, rounds, status,
             "range (it would be 0 or inf); the direction is unchanged by a uniform rescaling, "
             "so rescale the data nearer to 1")
     active = np.flatnonzero(_vec(A @ u) <= 1.0 + KKT_RESIDUAL.atol)
+    name, solver_version = solver if solver is not None else ("CLARABEL", version("clarabel"))
     return MinNormSolution(
         u=u, lam=lam, mu=mu, objective=objective, residuals=res, active=active,
-        solver="CLARABEL", solver_version=version("clarabel"), status=status, refined=refined,
+        solver=name, solver_version=solver_version, status=status, refined=refined,
         rounds=rounds, rows_solved=int(len(rows)), scaling=s)
 
 

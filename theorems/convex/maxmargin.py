@@ -149,8 +149,13 @@ def separability(X, y, *, bias: bool = False,
 
 
 def max_margin(X, y, *, bias: bool = False, settings: SolverSettings = DEFAULT_SETTINGS,
-               working_set: bool | None = None) -> MaxMarginResult:
+               working_set: bool | None = None, solver: str = "auto") -> MaxMarginResult:
     """The binary hard-margin SVM through the origin (or with a free bias).
+
+    ``solver`` is "auto" (DAQP's active-set solve, with Clarabel where DAQP is missing, the
+    program has a bias, or DAQP's point is not certified), "daqp" or "clarabel"; whichever
+    solves, the answer passes the same KKT check on every constraint, and ``solver`` /
+    ``solver_version`` of the result name the one that did.
 
     Raises
     ------
@@ -164,7 +169,8 @@ def max_margin(X, y, *, bias: bool = False, settings: SolverSettings = DEFAULT_S
     """
     check_settings(settings)
     A, n_free = _binary_system(X, y, bias)
-    sol = solve_min_norm(A, None, n_free, settings=settings, working_set=working_set)
+    sol = solve_min_norm(A, None, n_free, settings=settings, working_set=working_set,
+                         solver=solver)
     w = sol.u[: A.shape[1] - n_free]
     _, direction, margin = _unit(w, "data")
     return MaxMarginResult(
@@ -230,14 +236,16 @@ def _multiclass_system(X, mask: np.ndarray, equalize: bool):
 
 def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = None,
                           equalize: bool = False, settings: SolverSettings = DEFAULT_SETTINGS,
-                          working_set: bool | None = None) -> MulticlassMaxMarginResult:
+                          working_set: bool | None = None,
+                          solver: str = "auto") -> MulticlassMaxMarginResult:
     """The multiclass hard-margin program over W (k, d); see the module docstring.
 
     Give ``y`` with ``n_classes`` for ordinary labels, or ``support`` (an (n, k) boolean
     mask of correct classes) for the next-token form; ``equalize`` adds the equalities
     that tie the logits of all correct classes of a sample together. A zero feature row
     is allowed when all its classes are correct (e.g. the empty context of F = S A^T);
-    with a wrong class it makes the data non-separable (NotSeparableError).
+    with a wrong class it makes the data non-separable (NotSeparableError). ``solver`` as
+    in :func:`max_margin`.
     """
     check_settings(settings)
     equalize = _flag("equalize", equalize)
@@ -245,7 +253,7 @@ def multiclass_max_margin(X, y=None, *, support=None, n_classes: int | None = No
     mask = _support_mask(y, support, X.shape[0], n_classes)
     A, E, triples = _multiclass_system(X, mask, equalize)
     sol = solve_min_norm(A, E, 0, settings=settings, working_set=working_set,
-                         what="classes (multiclass data)")
+                         what="classes (multiclass data)", solver=solver)
     k, d = mask.shape[1], X.shape[1]
     W = sol.u.reshape(k, d)
     _, direction, margin = _unit(W.ravel(), "data")
