@@ -17,7 +17,8 @@ so that the gradient -grad L = (1/n) sum_ic w_ic a_ic and the normalised gradien
 -grad L / L are formed without ever exponentiating a raw margin; the naive form
 underflows to 0/0 within about 10^4 normalised steps.
 
-Update rules (all float64, closed-form gradients, no autograd):
+Update rules (all float64 numpy, closed-form gradients, no autograd; torch only for Adam's
+update, on a view of the same memory):
 
 * ``gd``: u += eta * (-grad L), constant eta (the Soudry et al. setting; eta <= 1/beta);
 * ``ngd``: u += eta * (-grad L / L), i.e. gradient flow on log L re-timed;
@@ -41,6 +42,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.special
 import torch
 
 from sim import errors
@@ -68,25 +70,29 @@ class BinaryMargins:
         y = errors.binary_labels("y", y, X.shape[0])
         errors.nonzero_rows("X", X)
         errors.check_scale("X", X, what=_SCALE_WHAT)
-        self.Z = torch.from_numpy(y[:, None] * X)  # (n, d)
-        self.ZT = self.Z.T.contiguous()  # (d, n)
+        self.Z = np.ascontiguousarray(y[:, None] * X)  # (n, d)
+        # a view, not a copy: both products of a step then read the same memory (a second
+        # copy of Z costs more in cache misses than a transposed product, measured)
+        self.ZT = self.Z.T  # (d, n)
         self.n, self.n_params = self.Z.shape
-        self.row_norm_max = float(torch.linalg.vector_norm(self.Z, dim=1).max())
+        self.row_norm_max = float(np.linalg.norm(self.Z, axis=1).max())
 
-    def margins(self, u: torch.Tensor) -> torch.Tensor:
-        return torch.mv(self.Z, u)[:, None]  # (n, 1)
+    def margins(self, u: np.ndarray) -> np.ndarray:
+        return (self.Z @ u)[:, None]  # (n, 1)
 
-    def pullback(self, weights: torch.Tensor) -> torch.Tensor:
+    def pullback(self, weights: np.ndarray) -> np.ndarray:
         """sum_i weights[i, 0] z_i, the direction that increases margins."""
-        return torch.mv(self.ZT, weights.view(-1))  # (d,)
+        return self.ZT @ weights.reshape(-1)  # (d,)
 
-    def ascend_(self, u: torch.Tensor, weights: torch.Tensor, alpha: float) -> None:
-        """u += alpha * pullback(weights), in place (one fused call on the hot path)."""
-        u.addmv_(self.ZT, weights.view(-1), alpha=alpha)
+    def ascend_(self, u: np.ndarray, weights: np.ndarray, alpha: float) -> None:
+        """u += alpha * pullback(weights), in place."""
+        v = self.ZT @ weights.reshape(-1)
+        v *= alpha
+        u += v
 
     def smoothness(self) -> float:
         """beta = lambda_max(Z^T Z) / (4 n): the logistic loss is beta-smooth."""
-        return float(torch.linalg.matrix_norm(self.Z, ord=2) ** 2) / (4 * self.n)
+        return float(np.linalg.norm(self.Z, 2) ** 2) / (4 * self.n)
 
 
 class MulticlassMargins:
@@ -97,65 +103,88 @@ class MulticlassMargins:
         y = errors.class_labels("y", y, X.shape[0], n_classes)
         errors.nonzero_rows("X", X)
         errors.check_scale("X", X, what=_SCALE_WHAT)
-        self.X = torch.from_numpy(X)  # (n, d)
-        self.y = torch.from_numpy(y)
+        self.X = np.ascontiguousarray(X)  # (n, d)
+        self.y = np.asarray(y, dtype=np.int64)
         self.k = int(n_classes)
         self.n, self.d = X.shape
         self.n_params = self.k * self.d
-        self.onehot = torch.nn.functional.one_hot(self.y, self.k).to(torch.float64)  # (n, k)
-        self.mask = self.onehot.bool()
+        self.mask = np.zeros((self.n, self.k), dtype=bool)
+        self.mask[np.arange(self.n), self.y] = True
+        self.onehot = self.mask.astype(np.float64)  # (n, k)
         # ||x_i (e_y - e_c)|| = sqrt(2) ||x_i||
-        self.row_norm_max = math.sqrt(2.0) * float(torch.linalg.vector_norm(self.X, dim=1).max())
+        self.row_norm_max = math.sqrt(2.0) * float(np.linalg.norm(self.X, axis=1).max())
 
-    def margins(self, u: torch.Tensor) -> torch.Tensor:
-        S = self.X @ u.view(self.k, self.d).T  # (n, k) logits
-        M = S.gather(1, self.y[:, None]) - S
-        return M.masked_fill_(self.mask, math.inf)
+    def margins(self, u: np.ndarray) -> np.ndarray:
+        S = self.X @ u.reshape(self.k, self.d).T  # (n, k) logits
+        M = S[np.arange(self.n), self.y][:, None] - S
+        M[self.mask] = math.inf
+        return M
 
-    def pullback(self, weights: torch.Tensor) -> torch.Tensor:
+    def pullback(self, weights: np.ndarray) -> np.ndarray:
         """sum_{i,c} weights[i,c] x_i (e_{y_i} - e_c), flattened like u."""
-        w = weights.masked_fill(self.mask, 0.0)
-        coef = self.onehot * w.sum(1, keepdim=True) - w  # (n, k)
+        w = np.where(self.mask, 0.0, weights)
+        coef = self.onehot * w.sum(1, keepdims=True) - w  # (n, k)
         return (coef.T @ self.X).reshape(-1)
 
-    def ascend_(self, u: torch.Tensor, weights: torch.Tensor, alpha: float) -> None:
+    def ascend_(self, u: np.ndarray, weights: np.ndarray, alpha: float) -> None:
         """u += alpha * pullback(weights), in place."""
-        u.add_(self.pullback(weights), alpha=alpha)
+        v = self.pullback(weights)
+        v *= alpha
+        u += v
 
     def smoothness(self) -> float:
         """beta = lambda_max(X^T X) / (2 n) bounds the cross-entropy Hessian (softmax <= 1/2)."""
-        return float(torch.linalg.matrix_norm(self.X, ord=2) ** 2) / (2 * self.n)
+        return float(np.linalg.norm(self.X, 2) ** 2) / (2 * self.n)
 
 
-def log_weights(M: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _logsumexp_rows(A: np.ndarray) -> np.ndarray:
+    """log sum_c exp(A[i, c]) per row, shifted by the row maximum (rows with a finite entry)."""
+    top = A.max(axis=1)
+    with np.errstate(invalid="ignore"):
+        shifted = np.exp(A - top[:, None])
+    return top + np.log(shifted.sum(axis=1))
+
+
+def log_weights(M: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (log w (n, r), log l (n,)) for margins M; see the module docstring."""
+    M = np.asarray(M, dtype=np.float64)
     # S_i = logsumexp_c(-M_ic); for binary margins (r = 1) it is -M itself.
-    S = -M[:, 0] if M.shape[1] == 1 else torch.logsumexp(-M, dim=1)
+    S = -M[:, 0] if M.shape[1] == 1 else _logsumexp_rows(-M)
     if loss == "exponential":
         return -M, S
     # log w = logsigmoid(S) - S - M = -softplus(S) - M.  log l = log softplus(S), which is
     # S to within e^S / 2 (relative 1e-15) below S = -30, where softplus itself would
     # underflow to 0 beyond S = -745.
-    sp = torch.nn.functional.softplus(S)
-    return -M - sp[:, None], torch.where(S < -30.0, S, torch.log(sp))
+    sp = np.logaddexp(0.0, S)
+    with np.errstate(divide="ignore"):  # log(0) on the entries the S branch replaces
+        return -M - sp[:, None], np.where(S < -30.0, S, np.log(sp))
 
 
-def _ratio_exp(log_num: torch.Tensor, log_den: torch.Tensor) -> torch.Tensor:
+def _ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     """exp(log_num) / sum(exp(log_den)), shifted by max(log_den) so nothing under- or overflows."""
     c = log_den.max()
-    return torch.exp(log_num - c) / torch.exp(log_den - c).sum()
+    q = np.exp(log_num - c)
+    q /= np.exp(log_den - c).sum()
+    return q
 
 
-def _plain_weights(M: torch.Tensor, loss: str) -> torch.Tensor:
+def _plain_weights(M: np.ndarray, loss: str) -> np.ndarray:
     """w = -dl/dM directly (no log space): for constant-step gd underflow to 0 is harmless.
 
-    Overwrites M (a fresh margins tensor) to save an allocation on the hot path.
+    Overwrites M (a fresh margins array) to save an allocation on the hot path.
     """
     if loss == "exponential":
-        return torch.exp(M.neg_())
+        return np.exp(np.negative(M, out=M), out=M)
     if M.shape[1] == 1:
-        return torch.sigmoid(M.neg_())
-    return torch.softmax(-M, dim=1) * torch.sigmoid(torch.logsumexp(-M, dim=1))[:, None]
+        # sigmoid(-m) = 1 / (1 + e^m), in place; e^m overflows to inf for m > 709, giving
+        # the weight 0 it underflows to anyway (run() silences that overflow)
+        np.exp(M, out=M)
+        M += 1.0
+        return np.reciprocal(M, out=M)
+    lse = _logsumexp_rows(-M)
+    with np.errstate(invalid="ignore"):
+        soft = np.exp(-M - lse[:, None])  # softmax(-M) over each row
+    return soft * scipy.special.expit(lse)[:, None]
 
 
 def _model(X, y, loss: str, n_classes: int | None):
@@ -221,14 +250,14 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
     model = _model(X, y, loss, n_classes)
     p = model.n_params
     if init is None:
-        u = torch.zeros(p, dtype=torch.float64)
+        u = np.zeros(p)
     else:
         init = errors.as_vector("init", init, length=p)
         errors.check_scale("init", init, what="its squared norm")
-        u = torch.from_numpy(init.copy())
+        u = init.copy()
     ref = None
     if reference is not None:
-        ref = torch.from_numpy(errors.unit("reference", errors.as_vector("reference", reference, length=p)))
+        ref = errors.unit("reference", errors.as_vector("reference", reference, length=p))
     if tol is not None:
         if ref is None:
             raise InputError("tol stops on 1 - cos to a reference; pass reference as well")
@@ -245,22 +274,23 @@ def run(X, y, *, method: str = "ngd", loss: str = "logistic", n_classes: int | N
 
     def observe(t: int) -> dict:
         M = model.margins(u)
-        norm = float(torch.linalg.vector_norm(u))
+        norm = float(np.linalg.norm(u))
         _, log_l = log_weights(M, loss)
-        rec = {"norm": norm, "log_loss": float(torch.logsumexp(log_l, 0)) - log_n,
+        rec = {"norm": norm, "log_loss": float(scipy.special.logsumexp(log_l)) - log_n,
                "normalized_margin": float(M.min()) / norm if norm > 0 else 0.0,
-               "direction": (u / norm).numpy().copy() if norm > 0 else np.zeros(p)}
+               "direction": u / norm if norm > 0 else np.zeros(p)}
         if ref is not None:
-            gap = float(torch.linalg.vector_norm(u / norm - ref)) ** 2 / 2 if norm > 0 else 1.0
+            gap = float(np.linalg.norm(u / norm - ref)) ** 2 / 2 if norm > 0 else 1.0
             rec["one_minus_cos"] = gap
             rec["cos"] = 1.0 - gap
         return rec
 
     callbacks = list(callbacks) + ([stop_when("one_minus_cos", tol)] if tol is not None else [])
     config = TrainConfig(steps=steps, checkpoints_per_decade=checkpoints_per_decade)
-    with torch.inference_mode():
+    # the Adam step updates a torch view of u; plain weights' e^m may overflow (to weight 0)
+    with torch.inference_mode(), np.errstate(over="ignore"):
         history = train(step, config, observe, callbacks)
-    return Trajectory(u=u.numpy().copy(), history=history, method=method, loss=loss, lr=lr)
+    return Trajectory(u=u.copy(), history=history, method=method, loss=loss, lr=lr)
 
 
 def _default_lr(method: str, loss: str, model) -> float:
@@ -279,7 +309,7 @@ def _stepper(method, loss, model, u, lr, betas, eps):
     """Return step(t) updating u in place by the chosen rule."""
     n = model.n
 
-    def neg_grad() -> torch.Tensor:
+    def neg_grad() -> np.ndarray:
         return model.pullback(_plain_weights(model.margins(u), loss)) / n
 
     if method == "gd":
@@ -294,17 +324,20 @@ def _stepper(method, loss, model, u, lr, betas, eps):
         return step
 
     if method == "momentum":
-        g = torch.zeros_like(u)
+        g = np.zeros_like(u)
 
         def step(t: int) -> None:
             log_w, _ = log_weights(model.margins(u), loss)
             dq = model.pullback(_ratio_exp(log_w, log_w))
-            g.add_(dq).mul_((t - 1) / t)
-            u.add_(g + dq, alpha=lr)
+            np.add(g, dq, out=g)  # in place: g and u belong to the enclosing run
+            np.multiply(g, (t - 1) / t, out=g)
+            np.add(u, lr * (g + dq), out=u)
         return step
 
     adam = OptimConfig("adam", lr=lr, betas=betas, eps=eps)
-    return optimizer_step([u], adam, grad_fn=lambda: [-neg_grad()])
+    # torch's Adam on a view that shares u's memory
+    return optimizer_step([torch.from_numpy(u)], adam,
+                          grad_fn=lambda: [torch.from_numpy(-neg_grad())])
 
 
 def fit_inverse_angle(history: History, t_min: int, t_max: int) -> dict:

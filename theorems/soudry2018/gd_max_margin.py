@@ -17,7 +17,7 @@ Notes
 -----
 Witnesses: symbolic (sympy) -- the angle law implied by w(t) = w_hat ln t + rho, and an
 exact rational KKT certificate of the reference on integer data; convex reference
-(cvxpy + Clarabel, :mod:`theorems.convex`); simulation (:mod:`sim.gd`, torch float64):
+(DAQP or Clarabel, :mod:`theorems.convex`); simulation (:mod:`sim.gd`, numpy float64):
 dual momentum or loss-normalised GD for the limit, plain GD for the rate. Normalised GD
 (eta / L) is gradient flow on log L re-timed, so it follows the same path as GD; that is
 why it is an honest fast witness of the limit. Plain GD is the only witness of the rate.
