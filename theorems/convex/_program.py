@@ -71,6 +71,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from sim.errors import InputError
 from theorems.tolerances import KKT_RESIDUAL, SEPARABILITY, Tol
@@ -137,6 +138,12 @@ DAQP_VIOLATED = 1e-12
 # cap is a failure and Clarabel takes over.
 DAQP_ITERATIONS = 100_000
 DAQP_INF = 1e30  # DAQP's "no upper bound"
+# BLAS threads inside solve_min_norm: its products are matrix-vector products and
+# factorisations of at most a few hundred rows, where a second thread gains little, and on
+# a busy 2-core machine a 2-thread BLAS call waits for a descheduled partner (n = 2000,
+# d = 100: 260-620 ms per solve with 2 threads against 19 ms with one, measured); one
+# thread also makes the float64 sums, hence the answer, independent of the caller's setting.
+SOLVE_THREADS = 1
 
 _U = 2.0 ** -53  # unit roundoff of float64 (round to nearest)
 _ETA = float(np.finfo(np.float64).smallest_subnormal)  # absolute underflow unit
@@ -1023,7 +1030,14 @@ def solve_min_norm(A, E=None, n_free: int = 0, *, settings: SolverSettings = DEF
     rows. The first failure asks the separability certificate: non-separable data raise
     NotSeparableError whatever the solver's status, and separable data go on to the next
     formulation; SolverFailure when none certifies.
+
+    BLAS runs on one thread here (SOLVE_THREADS), whatever the caller's setting.
     """
+    with threadpool_limits(limits=SOLVE_THREADS, user_api="blas"):
+        return _solve_min_norm(A, E, n_free, settings, working_set, what, solver)
+
+
+def _solve_min_norm(A, E, n_free, settings, working_set, what, solver) -> MinNormSolution:
     check_settings(settings)
     if working_set is not None and not isinstance(working_set, (bool, np.bool_)):
         raise InputError(f"working_set must be True, False or None; got {working_set!r}")
