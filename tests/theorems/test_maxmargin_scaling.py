@@ -239,3 +239,31 @@ def test_scaled_multiclass_data_are_solved(s):
     X, y = separable.planted_multiclass(30, 4, 3, streams(1).data)
     a, b = multiclass_max_margin(X, y, n_classes=3), multiclass_max_margin(s * X, y, n_classes=3)
     np.testing.assert_allclose(b.W, a.W / s, rtol=0, atol=SAME_SOLUTION * np.abs(a.W).max() / s)
+
+
+@given(st.integers(0, 2**31 - 1), st.integers(1, 30), st.integers(1, 10),
+       st.sampled_from(["plain", "uniform", "columns", "rows", "zeros"]),
+       st.floats(-300.0, 300.0))
+def test_the_exponent_equilibration_is_the_floating_point_one(seed, R, p, kind, decades):
+    # dense data are equilibrated on their entries' binary exponents; wherever that path
+    # answers, its exponents, scaled matrix and range are the floating-point sweeps' own
+    from theorems.convex._program import _dense_exponents, _equilibrate_sweeps
+
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((R, p))
+    if kind == "uniform":
+        A *= 10.0 ** decades
+    elif kind == "columns":
+        A *= np.logspace(0.0, decades / 2, p)[None, :]
+    elif kind == "rows":
+        A *= np.logspace(0.0, decades / 2, R)[:, None]
+    elif kind == "zeros":
+        A[rng.random(A.shape) < 0.4] = 0.0
+    fast = _dense_exponents(A)
+    if kind in ("plain", "zeros") and A.any():
+        assert fast is not None  # well-scaled data take the exponent path
+    if fast is None:
+        return
+    slow = _equilibrate_sweeps(A)
+    assert np.array_equal(fast.row, slow.row) and np.array_equal(fast.col, slow.col)
+    assert np.array_equal(fast.A, slow.A) and fast.range_log2 == slow.range_log2
