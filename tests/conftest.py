@@ -1,4 +1,5 @@
-"""Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py).
+"""Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py),
+and no claim cache in the paper-checks runs that tests start.
 
 Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=15, deadline=None,
@@ -21,3 +23,16 @@ settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=
                           database=None, print_blob=True)
 settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=150)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_claim_cache_in_spawned_runs():
+    """The paper-checks runs that tests start (pytester, subprocesses) measure every claim:
+    they never read or write the user's claim cache. Tests of the cache pass --cache-dir."""
+    before = os.environ.get("PAPER_CHECKS_CACHE")
+    os.environ["PAPER_CHECKS_CACHE"] = "off"
+    yield
+    if before is None:
+        os.environ.pop("PAPER_CHECKS_CACHE", None)
+    else:
+        os.environ["PAPER_CHECKS_CACHE"] = before

@@ -52,6 +52,17 @@ just wrote and fails the session, naming the file and the command that regenerat
 (``python -m theorems tables FILE``), when one is stale; any other run says they were not
 checked and why.
 
+Cache: a claim's evidence (record and figures) is stored in the claim cache
+(:mod:`theorems.cache`) under a key of everything it depends on, and reused, without
+preparing or measuring the claim, when a later run finds its key unchanged; the table marks
+the row ``(reused)``, claims.json records ``reused`` per claim and the provenance's
+``cache`` the folder, the reused claims and every entry ignored (an unreadable, corrupt or
+foreign entry is reported and the claim measured again). ``--cache-dir DIR`` (default
+``platformdirs.user_cache_dir("representation-theorems")``, or ``PAPER_CHECKS_CACHE=DIR``)
+chooses the folder, ``--no-cache`` (or ``PAPER_CHECKS_CACHE=off``) turns it off; a cache
+folder that is a file or a foreign non-empty folder is refused like ``--report-dir``. The
+folder is also named to :mod:`theorems.runshare`, which stores the trained runs it shares.
+
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
 
@@ -76,6 +87,8 @@ DEFAULT_REPORT_DIR = "paper_checks_report"
 SEEDS_ENV = "PAPER_CHECKS_SEEDS"
 SCALE_ENV = "REPRESENTATION_THEOREMS_SCALE"
 DEFAULT_SCALE = "cpu"  # the scale of a run without the setting (theorems.zhang2024.runs)
+CACHE_ENV = "PAPER_CHECKS_CACHE"  # "off", or the cache folder; --no-cache / --cache-dir win
+CACHE_APP = "representation-theorems"  # the default folder: platformdirs.user_cache_dir(CACHE_APP)
 MARKERS = (
     "claim(id): a paper-checks test of the registered claim with this id (representation-theorems)",
     "slow: a paper-scale test; claim tests marked slow run only with --paper-scale",
@@ -83,6 +96,7 @@ MARKERS = (
 
 _STATE = pytest.StashKey[dict]()
 _ITEM_RECORD = pytest.StashKey[tuple]()
+_ITEM_CACHE = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
@@ -93,6 +107,13 @@ def pytest_addoption(parser):
     group.addoption("--paper-scale", action="store_true", dest="paper_scale",
                     help="also run claim tests marked slow, at the papers' sizes "
                          f"(sets {SCALE_ENV}=paper unless it is set)")
+    group.addoption("--no-cache", action="store_true", dest="paper_checks_no_cache",
+                    help="measure every claim afresh: read and write no claim cache (also "
+                         f"{CACHE_ENV}=off)")
+    group.addoption("--cache-dir", default=None, dest="paper_checks_cache_dir", metavar="DIR",
+                    help="folder of the claim cache (default: the user's cache folder, "
+                         f"platformdirs.user_cache_dir({CACHE_APP!r}), or {CACHE_ENV}); not "
+                         "pytest's own cache_dir")
     parser.addini("claims_tables", type="paths", default=[],
                   help="Markdown files whose claims-table blocks a complete run at the "
                        "default seeds and scale checks against its report")
@@ -121,15 +142,18 @@ def pytest_configure(config):
         config.addinivalue_line("markers", line)
     if config.getoption("paper_scale", default=False):
         os.environ.setdefault(SCALE_ENV, "paper")
-    config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False}
+    config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False,
+                            "cache": None, "lookups": {}}
+    _configure_cache(config)
     if _is_worker(config):
         return
     config.pluginmanager.register(_Ledger(config), "paper_checks_ledger")
     if config.getoption("numprocesses", default=None):
-        # The controller collects nothing, and the workers start at once: the report folder
-        # is checked here, and the workers share expensive results through a folder private
-        # to this run.
+        # The controller collects nothing, and the workers start at once: the report and
+        # cache folders are checked here, and the workers share expensive results through
+        # a folder private to this run.
         _refuse_unusable_report_dir(config)
+        _refuse_unusable_cache_dir(config)
         from theorems.runshare import SHARE_ENV
         share = tempfile.mkdtemp(prefix="representation-theorems-runs-")
         os.environ[SHARE_ENV] = share
@@ -138,6 +162,72 @@ def pytest_configure(config):
             os.environ.pop(SHARE_ENV, None)
             shutil.rmtree(share, ignore_errors=True)
         config.add_cleanup(cleanup)
+
+
+def cache_setting(config) -> tuple[Path | None, str]:
+    """(the claim cache's folder, or None when it is off; why it is off)."""
+    if config.getoption("paper_checks_no_cache", default=False):
+        return None, "--no-cache"
+    given = config.getoption("paper_checks_cache_dir", default=None)
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if given:
+        return Path(config.invocation_params.dir, given).absolute(), ""
+    if env.lower() == "off":
+        return None, f"{CACHE_ENV}=off"
+    if env:
+        return Path(config.invocation_params.dir, env).expanduser().absolute(), ""
+    import platformdirs
+    return Path(platformdirs.user_cache_dir(CACHE_APP)), ""
+
+
+def _configure_cache(config) -> None:
+    """Name the cache folder (or its absence) for the trained runs of this process and its
+    children (:mod:`theorems.runshare`); restored when the run ends."""
+    from theorems.runshare import CACHE_ENV as RUN_CACHE_ENV
+    folder, why = cache_setting(config)
+    config.stash[_STATE]["cache_setting"] = (folder, why)
+    before = os.environ.get(RUN_CACHE_ENV)
+    if folder is None:
+        os.environ.pop(RUN_CACHE_ENV, None)
+    else:
+        os.environ[RUN_CACHE_ENV] = str(folder)
+
+    def restore():
+        if before is None:
+            os.environ.pop(RUN_CACHE_ENV, None)
+        else:
+            os.environ[RUN_CACHE_ENV] = before
+    config.add_cleanup(restore)
+
+
+def _refuse_unusable_cache_dir(config) -> None:
+    folder = config.stash[_STATE]["cache_setting"][0]
+    if folder is None:
+        return
+    from theorems import cache
+    problem = cache.folder_problem(folder)
+    if problem:
+        raise pytest.UsageError(f"--cache-dir {problem}")
+
+
+def _cache(config):
+    """The run's :class:`theorems.cache.Cache`, or None when the cache is off."""
+    state = config.stash[_STATE]
+    folder = state["cache_setting"][0]
+    if folder is None:
+        return None
+    if state["cache"] is None:
+        from theorems.cache import Cache
+        state["cache"] = Cache(folder, MATH_THREADS)
+    return state["cache"]
+
+
+def _lookup(config, claim, seeds):
+    """The cache's answer for (claim, seeds), looked up once per process."""
+    lookups = config.stash[_STATE]["lookups"]
+    if (claim.id, seeds) not in lookups:
+        lookups[(claim.id, seeds)] = _cache(config).lookup(claim, seeds)
+    return lookups[(claim.id, seeds)]
 
 
 def parse_seeds(text: str | None) -> tuple[int, ...] | None:
@@ -163,9 +253,10 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
 
 def settings_line(config) -> str:
     """How the claims were checked, in one line (printed above the claims table)."""
+    folder, why = config.stash[_STATE]["cache_setting"]
     return (f"paper checks: {SEEDS_ENV}={os.environ.get(SEEDS_ENV, 'all')} (declared seeds "
             f"unless set); {MATH_THREADS} math thread(s) per claim; report -> "
-            f"{config.getoption('report_dir')}")
+            f"{config.getoption('report_dir')}; cache -> {folder or 'off (' + why + ')'}")
 
 
 def _claim_id(item) -> str | None:
@@ -193,6 +284,7 @@ def pytest_collection_modifyitems(config, items):
     parse_seeds(os.environ.get(SEEDS_ENV))  # a bad setting stops the run here
     if not _is_worker(config) and not config.getoption("numprocesses", default=None):
         _refuse_unusable_report_dir(config)
+        _refuse_unusable_cache_dir(config)
     expected = {}
     skip = pytest.mark.skip(reason="slow / paper-scale claim: run with --paper-scale")
     for item, cid in claims:
@@ -204,11 +296,16 @@ def pytest_collection_modifyitems(config, items):
         if "slow" in item.keywords and not config.getoption("paper_scale", default=False):
             item.add_marker(skip)
     config.stash[_STATE]["expected"] = expected
+    config.stash[_STATE]["checked"] = True
 
 
 def pytest_collection_finish(session):
     """Before the first claim runs: ``Claim.prepare(seeds)`` of every selected claim that
-    has one (it starts expensive work in the background and changes no result)."""
+    has one (it starts expensive work in the background and changes no result), unless
+    the claim's evidence is in the cache (it needs no work then). Nothing is prepared
+    when the collection was refused (pytest calls this hook even then)."""
+    if not session.config.stash[_STATE].get("checked"):
+        return
     claims = {}
     for item in session.items:
         cid = _claim_id(item)
@@ -222,8 +319,11 @@ def pytest_collection_finish(session):
         claim = registry.get_claim(cid)
         if claim.prepare is None:
             continue
+        seeds = tuple(claim.seeds if selected is None else selected)
+        if _cache(session.config) is not None and _lookup(session.config, claim, seeds).evidence:
+            continue
         try:
-            claim.prepare(tuple(claim.seeds if selected is None else selected))
+            claim.prepare(seeds)
         except Exception as exc:  # a broken prepare stops the run before any claim, named
             raise pytest.UsageError(f"{nodeid}: claim {cid}: prepare(seeds) raised "
                                     f"{type(exc).__name__}: {exc}") from exc
@@ -238,27 +338,65 @@ def pytest_deselected(items):
 
 @pytest.fixture
 def evidence(request):
-    """Check the claim named by the test's ``claim`` marker; record and return the Evidence."""
-    from sim.threads import fixed_threads
+    """Check the claim named by the test's ``claim`` marker, or reuse its cached evidence;
+    record and return the Evidence."""
     from theorems import registry, report
     cid = _claim_id(request.node)
     if cid is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses 'evidence' without @pytest.mark.claim")
     claim = registry.get_claim(cid)
-    with fixed_threads(MATH_THREADS):
-        ev = claim.check(parse_seeds(os.environ.get(SEEDS_ENV)))
-        figures = {}
-        if claim.figure is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                for path in claim.figure(ev, Path(tmp)):
-                    path = Path(path)
-                    figures[f"figures/{path.name}"] = path.read_bytes()
-    seeds = ",".join(map(str, ev.seeds))
+    selected = parse_seeds(os.environ.get(SEEDS_ENV))
+    seeds = tuple(claim.seeds if selected is None else selected)
+    cache = _cache(request.config)
+    found = _lookup(request.config, claim, seeds) if cache is not None else None
+    info = {"reused": False, "problems": [found.problem] if found and found.problem else [],
+            "runs": []}
+    if found is not None and found.evidence is not None:
+        ev, figures, info["reused"] = found.evidence, found.figures, True
+    else:
+        ev, figures = _measure(claim, selected, info)
+        if cache is not None:
+            info["problems"] += [p for p in [cache.store(claim, seeds, ev, figures)] if p]
     nodeid = _base_nodeid(request.node.nodeid)
     ev = dataclasses.replace(ev, figures=tuple(figures), reproduce=(
-        f"{SEEDS_ENV}={seeds} pytest '{nodeid}'"))
-    request.node.stash[_ITEM_RECORD] = (report.evidence_record(ev), figures)
+        f"{SEEDS_ENV}={','.join(map(str, ev.seeds))} pytest '{nodeid}'"))
+    request.node.stash[_ITEM_RECORD] = (dict(report.evidence_record(ev), reused=info["reused"]),
+                                        figures)
+    request.node.stash[_ITEM_CACHE] = info
     return ev
+
+
+def _measure(claim, selected, info: dict):
+    """(Evidence, figures) measured on ``MATH_THREADS`` threads; what the trained-run
+    cache did meanwhile goes into ``info``."""
+    import logging
+
+    from sim.threads import fixed_threads
+    from theorems.runshare import LOG
+
+    class Events(logging.Handler):
+        def emit(self, record):
+            kind, what = getattr(record, "cache_event", ("", ""))
+            if kind == "problem":
+                info["problems"].append(record.getMessage())
+            elif kind:
+                info["runs"].append([kind, what])
+    handler, level = Events(logging.INFO), LOG.level
+    LOG.addHandler(handler)
+    LOG.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        with fixed_threads(MATH_THREADS):
+            ev = claim.check(selected)
+            figures = {}
+            if claim.figure is not None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    for path in claim.figure(ev, Path(tmp)):
+                        path = Path(path)
+                        figures[f"figures/{path.name}"] = path.read_bytes()
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(level)
+    return ev, figures
 
 
 @pytest.hookimpl(wrapper=True)
@@ -278,6 +416,7 @@ def pytest_runtest_makereport(item, call):
     rec = item.stash.get(_ITEM_RECORD, None)
     if rec is not None and not getattr(item, "_paper_checks_sent", False):
         rep.paper_checks_record, rep.paper_checks_figures = rec
+        rep.paper_checks_cache = item.stash.get(_ITEM_CACHE, None)
         item._paper_checks_sent = True
     return rep
 
@@ -290,7 +429,7 @@ class _Ledger:
     def __init__(self, config):
         self.config = config
         self.state = config.stash[_STATE]
-        self.records, self.figures, self.outcomes = {}, {}, {}
+        self.records, self.figures, self.outcomes, self.cache_info = {}, {}, {}, {}
         self.errors, self.skipped, self.crashed = {}, {}, []
         self.start = time.perf_counter()
         self.rows, self.written, self.tables = [], None, None
@@ -303,6 +442,7 @@ class _Ledger:
         if getattr(report, "paper_checks_record", None) is not None:
             self.records[nodeid] = report.paper_checks_record
             self.figures.update(report.paper_checks_figures)
+            self.cache_info[nodeid] = getattr(report, "paper_checks_cache", None) or {}
         if nodeid in self.crashed:
             self.errors[nodeid] = f"the worker running it died ({_last_line(report)})"
             self.outcomes[nodeid] = "error"
@@ -378,7 +518,26 @@ class _Ledger:
                 "execution": {"workers": config.getoption("numprocesses", default=None) or 0,
                               "dist": config.getoption("dist", default="no"),
                               "math_threads_per_claim": MATH_THREADS, "device": device,
-                              "cpu_count": os.cpu_count()}}
+                              "cpu_count": os.cpu_count()},
+                "cache": self._cache_summary(rows)}
+
+    def _cache_summary(self, rows) -> dict:
+        """What the claim cache did: where it is, which claims it reused, which entries it
+        ignored (and why), which trained runs it loaded or stored."""
+        folder, why = self.state["cache_setting"]
+        info = self.cache_info
+        runs: dict[str, list] = {}
+        for nodeid in info:
+            for kind, what in info[nodeid].get("runs", []):
+                runs.setdefault(kind, []).append(what)
+        return {"enabled": folder is not None, "folder": str(folder) if folder else None,
+                "off_because": why,
+                "reused": sorted({r["id"] for r in rows if r.get("reused")}),
+                "reused_tests": sorted(r["nodeid"] for r in rows if r.get("reused")),
+                "measured_tests": sorted(r["nodeid"] for r in rows if r.get("verdict") != "error"
+                                         and not r.get("reused")),
+                "problems": [p for n in info for p in info[n].get("problems", [])],
+                "trained_runs": {k: sorted(set(v)) for k, v in sorted(runs.items())}}
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.rows = self._rows()
@@ -392,7 +551,7 @@ class _Ledger:
             self.rows, target, complete=run["complete"], figures=self.figures,
             root=self.config.rootpath,
             extra={"seeds_setting": os.environ.get(SEEDS_ENV, "all"),
-                   "wall_time_s": run["wall_time_s"], "run": run})
+                   "wall_time_s": run["wall_time_s"], "run": run, "cache": run["cache"]})
         self.written = (path, run)
         self.tables = self._check_tables(path, run)
         if self.tables and self.tables[0] == "stale" and session.exitstatus == pytest.ExitCode.OK:
@@ -440,6 +599,14 @@ class _Ledger:
         for line in report.table(self.rows):
             terminalreporter.write_line(line)
         path, run = self.written
+        cache = run["cache"]
+        if cache["enabled"]:
+            terminalreporter.write_line(
+                f"cache: {len(cache['reused_tests'])} of {len(self.rows)} claim test(s) reused "
+                f"{report.REUSED}, {len(cache['measured_tests'])} measured; {cache['folder']} "
+                "(--no-cache measures all)")
+        for problem in cache["problems"]:
+            terminalreporter.write_line(f"cache: {problem}", yellow=True)
         if run["complete"]:
             terminalreporter.write_line(f"claims report: {path.parent} (claims.json, claims.md, "
                                         "claims.tex, figures/)")

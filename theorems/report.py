@@ -15,7 +15,9 @@ run never replaces a complete report.
 * ``claims.json``: provenance (versions, git commit, seeds setting, wall time, how the run
   was executed and whether it was complete) and one record per claim: id, spec, paper,
   reference, statement, kind, expect, measured, required, why, verdict, statistic, seeds,
-  per-seed values and details, figures, seconds (an error row: the error instead).
+  per-seed values and details, figures, seconds, whether the evidence was ``reused`` from
+  the claim cache (:mod:`theorems.cache`; the provenance's ``cache`` says which claims and
+  where) (an error row: the error instead).
 * ``claims.md``: the table grouped by paper, with the figures embedded.
 * ``claims.tex``: one ``\\newcommand`` per measured value; see :func:`macro_name`.
 """
@@ -39,6 +41,7 @@ from theorems.base import Evidence
 SCHEMA_VERSION = 3
 VERDICTS = ("pass", "fail", "inconclusive", "error")
 MARKER = ".representation-theorems-report"  # a report folder holds this file; nothing else is ours
+REUSED = "(reused)"  # marks a claim whose evidence came from the claim cache, in the table
 PARTIAL_SUFFIX = ".partial"  # where an incomplete run's report goes, beside the report folder
 
 
@@ -198,12 +201,15 @@ def _fmt(v) -> str:
 
 
 def table(records: Iterable[dict]) -> list[str]:
-    """Lines of the claims table: per claim, spec key, verdict, id and reference, then one
-    line per criterion with the measured value and what is required."""
+    """Lines of the claims table: per claim, spec key, verdict, id and reference (marked
+    ``(reused)`` when its evidence came from the claim cache), then one line per criterion
+    with the measured value and what is required."""
     records = sorted(records, key=lambda r: _spec_order(r["spec"]))
     lines = []
     for r in records:
-        lines.append(f"{r['spec']:<22} {display(r):<12} {r['id']}  [{r['reference'].split(';')[0]}]")
+        reused = f"  {REUSED}" if r.get("reused") else ""
+        lines.append(f"{r['spec']:<22} {display(r):<12} {r['id']}  "
+                     f"[{r['reference'].split(';')[0]}]{reused}")
         if r["verdict"] == "error":
             lines.append(f"    error: {r['error']}")
         n = len(r["seeds"])
@@ -230,6 +236,11 @@ def markdown(records: list[dict], prov: dict, folder: Path) -> str:
            f"{status}; seeds setting `{prov.get('seeds_setting')}`; wall time "
            f"{prov.get('wall_time_s')} s. Machine-readable: `claims.json`; LaTeX macros: "
            "`claims.tex`.", ""]
+    cache = prov.get("cache") or {}
+    if cache.get("reused"):
+        out[-2] += (f" {len(cache['reused'])} claim(s) reused their evidence from the claim "
+                    f"cache (`{cache.get('folder')}`; measured by an earlier run of the same "
+                    "sources, parameters, settings and stack; listed in `provenance.cache`).")
     by_paper: dict[str, list[dict]] = {}
     for r in sorted(records, key=lambda r: _spec_order(r["spec"])):
         by_paper.setdefault(r["paper"], []).append(r)

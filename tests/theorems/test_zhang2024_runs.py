@@ -15,6 +15,9 @@ from theorems.runshare import SHARE_ENV
 from theorems.zhang2024 import runs
 from theorems.zhang2024.runs import FAMILIES, SCALES, cell_tokens, current_scale, run
 
+# One embedding of float32 weights on two kernel sets (the worker's pinned AVX2, this
+# process's own): rounding of a float32 sum of d_model terms of order one.
+FLOAT32_KERNELS = 1e-5
 # A scale small enough for a unit test: a few steps, tiny probe sets.
 TINY = dataclasses.replace(SCALES["cpu"], name="tiny", n_train=64, n_probe=40, n_val=10,
                            n_test=10, length=12, rect_length=4, d_model=8, n_heads=2, d_ff=8,
@@ -33,22 +36,34 @@ def test_a_tiny_run_holds_the_models_data_split_and_embeddings():
 
 
 @pytest.mark.parametrize("family, length", [("ng", 12), ("hmm", 12), ("rect", 4), ("lda", 32)])
-def test_training_sequences_are_one_longer_than_the_probed_ones(monkeypatch, family, length):
+def test_training_sequences_are_one_longer_than_the_probed_ones(family, length):
     # the probed last position (T observations seen) must be one the model was trained at,
     # i.e. it predicted x_{T+1} in training, as in the authors' protocol (spec 3.1, 3.2)
-    seen = {}
-    real = runs.train_transformer
-
-    def spy(config, data, **kw):
-        seen["length"] = np.asarray(data).shape[1]
-        return real(config, data, **kw)
-
-    monkeypatch.setattr(runs, "train_transformer", spy)
-    r = runs.build(family, 0, TINY)  # not memoised: the spy must see the training
-    assert r.inputs["id"].shape[1] == length and seen["length"] == length + 1
+    drawn, _ = runs._draw(family, 0, TINY)  # what _fit trains on, in the worker
+    assert np.asarray(drawn.train).shape[1] == length + 1
+    r = run(family, 0, TINY)
+    assert r.inputs["id"].shape[1] == length
+    np.testing.assert_array_equal(r.inputs["id"], drawn.inputs["id"])
     if family == "ng":  # the probe targets are computed from exactly the probed tokens
         np.testing.assert_array_equal(r.latent["id"]["x"], r.inputs["id"])
         assert r.latent["ood"]["x"].shape[1] == r.inputs["ood"].shape[1] == length
+
+
+def test_a_cpu_run_is_trained_and_embedded_on_the_pinned_kernels_in_a_worker():
+    """Whatever kernels this process uses, a CPU run is trained in a worker on
+    TRAINING_KERNELS, and its embeddings are the worker's, computed on the same kernels."""
+    if runs._device() != "cpu":
+        pytest.skip("the pinned kernels are those of CPU training")
+    r = run("eg", 0, TINY)
+    assert r.kernels == {"torch": "AVX2", "mkl_cbwr": "COMPATIBLE"}, (
+        "this CPU has no AVX2: its runs fall back to torch's generic kernels")
+    assert r.details["train_kernels"] == r.kernels
+    assert {(w, d) for w, d in r.embedded} == {(w, d) for w in runs.MODELS for d in r.inputs}
+    # the worker's embedding of the probe sequences equals the trained network's own, up to
+    # the float32 rounding of this process's kernels (AVX-512 here may round differently)
+    here = r.trained.embed(r.inputs["id"], positions=[-1])[:, 0]
+    np.testing.assert_allclose(r.embedding("trained"), here, rtol=0, atol=FLOAT32_KERNELS)
+    assert r.embedding("trained") is r.embedded[("trained", "id")][-1]
 
 
 def test_the_untrained_control_is_the_trained_models_starting_point():

@@ -22,6 +22,12 @@ Read top to bottom like spec embeddings_embed section 3:
     run is bit-identical to one trained on demand (the same function on the same single
     thread, RUN_THREADS), so preparing changes the time a run takes, never its results.
 
+On a CPU every run is trained, and its probe sequences embedded, in a worker process whose
+math kernels are pinned (:data:`TRAINING_KERNELS`), so that a trained run is the same bits on
+every x86-64 machine with AVX2, Intel or AMD, and not only on the machine that trained it:
+float32 training amplifies the rounding of the host's kernel choice (AVX-512 or AVX2, MKL's
+vendor-specific branches) into the second digit of a probe's score.
+
 The architecture is the authors' (``arch="paper"``: input times sqrt(d_model), sinusoidal
 positions, post-LN ``nn.TransformerEncoder``, PyTorch's default initialisation), smaller at
 the CPU scale.
@@ -60,6 +66,19 @@ MODELS = ("trained", "untrained")
 # (sim.threads), whatever the caller set: float32 reductions split over another number of
 # threads round differently, and over hundreds of Adam steps that moves a trained probe's
 # R^2 in its second or third digit.
+#
+# The kernels of the worker processes that train and embed on a CPU (environment variables
+# read by torch when it first dispatches and by MKL when it starts, hence a fresh process).
+# Left to themselves, torch's vectorised kernels (softmax, layer norm, attention, Adam) take
+# the widest instruction set of the host (AVX-512 here, AVX2 elsewhere) and MKL's sgemm a
+# branch per instruction set and vendor: the same seed then trained to networks whose probe
+# scores differed in the second digit between two machines of this project, enough to flip
+# a verdict. Pinned: torch's AVX2 kernels (exact IEEE arithmetic, on every x86-64 CPU of the
+# last decade; a CPU without AVX2 falls back to torch's generic kernels, recorded in the
+# run's details) and MKL's COMPATIBLE branch (SSE2 without approximate reciprocals, the
+# branch MKL documents as reproducible across Intel and other vendors' processors). Measured
+# cost: training takes about 1.9x as long as with the host's fastest kernels.
+TRAINING_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"}
 
 
 # --- scales --------------------------------------------------------------------------------------
@@ -410,6 +429,8 @@ class Run:
     split: Split
     final_loss: float
     train_seconds: float
+    kernels: dict | None = None  # the worker's pinned kernels (None: trained in this process)
+    embedded: dict = field(default_factory=dict, repr=False)  # (which, data) -> {position: H}
     _memo: dict = field(default_factory=dict, repr=False)
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -436,6 +457,8 @@ class Run:
         return self.memo(("embedding", which, data), lambda: self._embed(which, data))[position]
 
     def _embed(self, which: str, data: str) -> dict:
+        if (which, data) in self.embedded:  # embedded by the worker that trained the run
+            return self.embedded[(which, data)]
         model = self.trained if which == "trained" else self.untrained
         T = self.inputs[data].shape[1]
         kept = [p for p in POSITIONS if -T <= p < T]
@@ -490,7 +513,8 @@ class Run:
                                        len(self.split.test)),
                 "final_train_loss": round(self.final_loss, 4),
                 "train_seconds": round(self.train_seconds, 1), "device": _device(),
-                "train_threads": RUN_THREADS if _device() == "cpu" else None}
+                "train_threads": RUN_THREADS if _device() == "cpu" else None,
+                "train_kernels": self.kernels}
 
 
 def run(family: str, seed: int, scale: Scale | None = None) -> Run:
@@ -549,18 +573,56 @@ def _draw(family: str, seed: int, scale: Scale) -> tuple[Drawn, TransformerConfi
 
 
 def _fit(family: str, seed: int, scale: Scale) -> dict:
-    """Train the run's network (in this process or a worker): its weights, its starting
-    point's weights, the final training loss and the seconds it took."""
+    """Train the run's network (in a worker on a CPU, in this process on a GPU): its
+    weights, its starting point's weights, the final training loss, the seconds it took,
+    and (in a worker) the kernels it ran on and the embeddings of the probe sequences
+    (float64 tensors keyed "which/data/position"), computed there on the same kernels."""
     drawn, config = _draw(family, seed, scale)
     start = time.perf_counter()
     with fixed_threads(RUN_THREADS):
         t = train_transformer(config, drawn.train, steps=scale.steps_for(family),
                               lr=scale.lr_for(family), batch_size=scale.batch_size, seed=seed,
                               device=_device())
-    return {"trained": {k: v.cpu() for k, v in t.model.state_dict().items()},
-            "untrained": t.initial.state_dict(),
-            "final_loss": float(t.history.records[-1]["loss"]),
-            "seconds": time.perf_counter() - start}
+    out = {"trained": {k: v.cpu() for k, v in t.model.state_dict().items()},
+           "untrained": t.initial.state_dict(),
+           "final_loss": float(t.history.records[-1]["loss"]),
+           "seconds": time.perf_counter() - start}
+    if _device() == "cpu" and _in_worker():
+        out["kernels"] = {"torch": torch.backends.cpu.get_cpu_capability(),
+                          "mkl_cbwr": os.environ.get("MKL_CBWR", "")}
+        T = next(iter(drawn.inputs.values())).shape[1]
+        kept = [p for p in POSITIONS if -T <= p < T]
+        with fixed_threads(RUN_THREADS):
+            for which, model in (("trained", t.model), ("untrained", t.initial)):
+                model.eval()
+                for data, x in drawn.inputs.items():
+                    H = torch.from_numpy(model.embed(x, positions=kept))
+                    for j, p in enumerate(kept):
+                        out[f"embedded/{which}/{data}/{p}"] = H[:, j].contiguous()
+    return out
+
+
+def _in_worker() -> bool:
+    """Whether this process is one of :func:`_pool`'s workers (its kernels pinned)."""
+    return all(os.environ.get(k) == v for k, v in TRAINING_KERNELS.items())
+
+
+def _embedded(fitted: dict) -> dict:
+    """The worker's embeddings, as Run.embedded: (which, data) -> {position: array}."""
+    out: dict = {}
+    for key, H in fitted.items():
+        if key.startswith("embedded/"):
+            _, which, data, p = key.split("/")
+            out.setdefault((which, data), {})[int(p)] = H.numpy()
+    return out
+
+
+def _train(family: str, seed: int, scale: Scale) -> dict:
+    """:func:`_fit` where it must run: on a CPU in a worker of :func:`_pool` (waiting for
+    it), on a GPU here."""
+    if _device() != "cpu":
+        return _fit(family, seed, scale)
+    return _pool().submit(_fit, family, seed, scale).result()
 
 
 def _network(config: TransformerConfig, state: dict) -> CausalTransformer:
@@ -587,8 +649,8 @@ def build(family: str, seed: int, scale: Scale) -> Run:
                                f"worker process failed: {type(exc).__name__}: {exc}") from exc
     else:
         fitted = shared(f"zhang2024-{family}-{seed}", (family, seed, scale, config, RUN_THREADS,
-                                                      _device()),
-                        lambda: _fit(family, seed, scale), lambda r, p: torch.save(r, p),
+                                                      _device(), TRAINING_KERNELS),
+                        lambda: _train(family, seed, scale), lambda r, p: torch.save(r, p),
                         lambda p: torch.load(p, weights_only=True))
     n_probe = scale.n_probe + scale.n_test
     idx = np.arange(n_probe)
@@ -596,7 +658,8 @@ def build(family: str, seed: int, scale: Scale) -> Run:
     split = Split(idx[:n_fit], idx[n_fit: scale.n_probe], idx[scale.n_probe:])
     return Run(FAMILIES[family], seed, scale, config, _network(config, fitted["trained"]),
                _network(config, fitted["untrained"]), drawn.inputs, drawn.latent, split,
-               float(fitted["final_loss"]), float(fitted["seconds"]))
+               float(fitted["final_loss"]), float(fitted["seconds"]), fitted.get("kernels"),
+               _embedded(fitted))
 
 
 # --- preparing runs in worker processes ----------------------------------------------------------
@@ -622,14 +685,21 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
     todo = [k for k in dict.fromkeys(wanted) if k not in _PENDING and k not in _RUNS]
     if not todo:
         return 0
-    if not _POOL:
-        # loky's executor (joblib's): fresh interpreters that, unlike multiprocessing's
-        # spawn, do not re-run the caller's main script
-        _POOL.append(ProcessPoolExecutor(max_workers=workers()))
-        atexit.register(_shutdown)
     for key in todo:
-        _PENDING[key] = _POOL[0].submit(_fit, *key)
+        _PENDING[key] = _pool().submit(_fit, *key)
     return len(todo)
+
+
+def _pool() -> ProcessPoolExecutor:
+    """The worker processes that train on a CPU, started once with :data:`TRAINING_KERNELS`:
+    one per CPU, or one under ``pytest -n`` (whose workers already use every core).
+    loky's executor (joblib's): fresh interpreters that, unlike multiprocessing's spawn, do
+    not re-run the caller's main script."""
+    if not _POOL:
+        n = 1 if share_folder() is not None else workers()
+        _POOL.append(ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS)))
+        atexit.register(_shutdown)
+    return _POOL[0]
 
 
 def _shutdown() -> None:
