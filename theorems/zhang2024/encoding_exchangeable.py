@@ -762,7 +762,10 @@ class ExchangeableEncoding(Theorem):
                         expect="fail", expect_reason=(
                             "the probe's predictions follow x-bar and its per-token MSE stays "
                             "near the exact floor, but the first token is read beyond x-bar: on "
-                            "the median seed its residual correlation exceeds 0.2. The untrained "
+                            "the median seed its residual correlation exceeds 0.2. A narrow "
+                            "refutation: the seeds' values straddle the bound, so another seed "
+                            "set or another kernel set could decide it either way (the trained "
+                            "runs are pinned to one kernel set for that reason). The untrained "
                             "control reads x_1 beyond x-bar as well (reported), so the excess "
                             "comes with the architecture's first position, not with training")),
         )
