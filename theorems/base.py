@@ -238,6 +238,14 @@ class Claim:
         seeds = tuple(self.seeds if seeds is None else seeds)
         start = time.perf_counter()
         per_seed = tuple(self.measure(s) for s in seeds)
+        return self.judge(seeds, per_seed, start)
+
+    def judge(self, seeds: tuple[int, ...], per_seed: tuple[Measurement, ...],
+              start: float) -> Evidence:
+        """Aggregate the seeds' measurements with the claim's statistic, and decide (what
+        :meth:`check` does once it has measured; also used when the seeds were measured
+        elsewhere, e.g. on a Dask cluster). ``start`` is the ``time.perf_counter()`` at
+        which measuring began."""
         measured, failing = {}, []
         undecided = [m.inconclusive for m in per_seed if m.inconclusive]
         for crit in self.criteria:

@@ -63,6 +63,12 @@ chooses the folder, ``--no-cache`` (or ``PAPER_CHECKS_CACHE=off``) turns it off;
 folder that is a file or a foreign non-empty folder is refused like ``--report-dir``. The
 folder is also named to :mod:`theorems.runshare`, which stores the trained runs it shares.
 
+Dask: ``--scheduler local`` (a LocalCluster) or ``--scheduler tcp://HOST:PORT`` (a running
+scheduler) measures the (claim, seed) pairs the cache does not hold as tasks on Dask
+workers, which resolve the claims by id (:mod:`theorems.scheduler`); the controller judges
+each claim from its seeds' measurements, so values and verdicts are the serial run's, and
+writes the report. It cannot be combined with ``-n``.
+
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
 
@@ -114,6 +120,10 @@ def pytest_addoption(parser):
                     help="folder of the claim cache (default: the user's cache folder, "
                          f"platformdirs.user_cache_dir({CACHE_APP!r}), or {CACHE_ENV}); not "
                          "pytest's own cache_dir")
+    group.addoption("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+                    help="measure the claims' seeds as tasks on Dask: 'local' starts a "
+                         "LocalCluster, tcp://HOST:PORT uses a running scheduler (needs "
+                         "dask[distributed])")
     parser.addini("claims_tables", type="paths", default=[],
                   help="Markdown files whose claims-table blocks a complete run at the "
                        "default seeds and scale checks against its report")
@@ -143,7 +153,11 @@ def pytest_configure(config):
     if config.getoption("paper_scale", default=False):
         os.environ.setdefault(SCALE_ENV, "paper")
     config.stash[_STATE] = {"expected": None, "deselected": [], "sent": False,
-                            "cache": None, "lookups": {}}
+                            "cache": None, "lookups": {}, "scheduler": None}
+    if config.getoption("scheduler", default=None) and config.getoption("numprocesses",
+                                                                        default=None):
+        raise pytest.UsageError("--scheduler and -n are two ways to spread the claims: "
+                                "choose one")
     _configure_cache(config)
     if _is_worker(config):
         return
@@ -220,6 +234,23 @@ def _cache(config):
         from theorems.cache import Cache
         state["cache"] = Cache(folder, MATH_THREADS)
     return state["cache"]
+
+
+def _scheduler(config):
+    """The run's :class:`theorems.scheduler.Scheduler` (started once), or None without
+    ``--scheduler``."""
+    address = config.getoption("scheduler", default=None)
+    state = config.stash[_STATE]
+    if not address or _is_worker(config):
+        return None
+    if state["scheduler"] is None:
+        from theorems.scheduler import Scheduler
+        try:
+            state["scheduler"] = Scheduler(address, MATH_THREADS)
+        except (RuntimeError, OSError) as exc:
+            raise pytest.UsageError(f"--scheduler {address}: {exc}") from None
+        config.add_cleanup(state["scheduler"].close)
+    return state["scheduler"]
 
 
 def _lookup(config, claim, seeds):
@@ -315,12 +346,16 @@ def pytest_collection_finish(session):
         return
     from theorems import registry
     selected = parse_seeds(os.environ.get(SEEDS_ENV))
+    scheduler = _scheduler(session.config)
     for cid, nodeid in claims.items():
         claim = registry.get_claim(cid)
-        if claim.prepare is None:
-            continue
         seeds = tuple(claim.seeds if selected is None else selected)
         if _cache(session.config) is not None and _lookup(session.config, claim, seeds).evidence:
+            continue
+        if scheduler is not None:  # the workers measure it (and train its runs on demand)
+            scheduler.submit(cid, seeds)
+            continue
+        if claim.prepare is None:
             continue
         try:
             claim.prepare(seeds)
@@ -354,7 +389,7 @@ def evidence(request):
     if found is not None and found.evidence is not None:
         ev, figures, info["reused"] = found.evidence, found.figures, True
     else:
-        ev, figures = _measure(claim, selected, info)
+        ev, figures = _measure(claim, seeds, info, _scheduler(request.config))
         if cache is not None:
             info["problems"] += [p for p in [cache.store(claim, seeds, ev, figures)] if p]
     nodeid = _base_nodeid(request.node.nodeid)
@@ -366,9 +401,9 @@ def evidence(request):
     return ev
 
 
-def _measure(claim, selected, info: dict):
-    """(Evidence, figures) measured on ``MATH_THREADS`` threads; what the trained-run
-    cache did meanwhile goes into ``info``."""
+def _measure(claim, seeds, info: dict, scheduler=None):
+    """(Evidence, figures) measured on ``MATH_THREADS`` threads, here or by the scheduler's
+    workers; what the trained-run cache did meanwhile goes into ``info``."""
     import logging
 
     from sim.threads import fixed_threads
@@ -386,7 +421,10 @@ def _measure(claim, selected, info: dict):
     LOG.setLevel(min(level or logging.INFO, logging.INFO))
     try:
         with fixed_threads(MATH_THREADS):
-            ev = claim.check(selected)
+            if scheduler is not None and scheduler.submitted(claim.id, seeds):
+                ev = claim.judge(seeds, *scheduler.gather(claim.id, seeds))
+            else:
+                ev = claim.check(seeds)
             figures = {}
             if claim.figure is not None:
                 with tempfile.TemporaryDirectory() as tmp:
@@ -517,6 +555,7 @@ class _Ledger:
                 "wall_time_s": round(time.perf_counter() - self.start, 1),
                 "execution": {"workers": config.getoption("numprocesses", default=None) or 0,
                               "dist": config.getoption("dist", default="no"),
+                              "scheduler": config.getoption("scheduler", default=None),
                               "math_threads_per_claim": MATH_THREADS, "device": device,
                               "cpu_count": os.cpu_count()},
                 "cache": self._cache_summary(rows)}
