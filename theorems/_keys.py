@@ -247,21 +247,29 @@ def source_closure(roots, packages: frozenset[str] | None = None) -> dict[str, s
         if file is None or not os.path.isfile(file):
             out[name] = UNRESOLVED
             continue
-        digest, tree = _parse(file)
-        out[name] = digest
-        if tree is None:
-            continue
-        modules, attrs = _imports(name, file, tree)
-        todo += sorted(modules)
-        for parent, attr in sorted(attrs):
-            if _in_project(parent, _file_of(parent), packages):
-                todo += sorted(_attribute_modules(parent, attr))
+        out[name] = _parse(file)[0]
+        todo += _dependencies(name, file, packages)
     return dict(sorted(out.items()))
+
+
+@cache
+def _dependencies(name: str, file: str, packages: frozenset[str]) -> list[str]:
+    """The modules that module ``name`` (loaded from ``file``) may import (unfiltered)."""
+    tree = _parse(file)[1]
+    if tree is None:
+        return []
+    modules, attrs = _imports(name, file, tree)
+    found = sorted(modules)
+    for parent, attr in sorted(attrs):
+        if _in_project(parent, _file_of(parent), packages):
+            found += sorted(_attribute_modules(parent, attr))
+    return found
 
 
 def forget_sources() -> None:
     """Drop the parsed sources (after files were edited in this process)."""
     _parse.cache_clear()
+    _dependencies.cache_clear()
 
 
 def stack() -> dict:
