@@ -5,7 +5,7 @@ The replacement is a pytest plugin given with ``-p`` (written below into a tempo
 it swaps ``runs.SCALES["paper"]`` for a scale of the same name and the paper's code path
 (its expectations, its statements, its probes) at the sizes of a unit test. Everything else
 is the run a user with a GPU starts: the option, the scale setting it implies, the prepared
-trainings, the claims, the report. The verdicts of a tiny model mean nothing, so the test
+trainings, the claims, the report (for seed 0 only: every seed takes the same path). The verdicts of a tiny model mean nothing, so the test
 checks what must hold at any size: every Zhang encoding claim produced evidence (no ERROR
 row), its statement and details name the paper tier's sizes, and its expectation is the
 paper tier's.
@@ -41,9 +41,9 @@ def pytest_configure(config):
     # The paper tier's code path at a unit test's sizes: same name, so everything keyed by
     # scale takes the paper branch.
     runs.SCALES["paper"] = dataclasses.replace(
-        runs.SCALES["paper"], n_train=640, n_probe=400, n_val=100, n_test=200, length=32,
-        rect_length=8, lda_length=32, d_model=16, n_layers=1, n_heads=2, d_ff=32,
-        steps=tuple((f, 40) for f in runs.FAMILIES))
+        runs.SCALES["paper"], n_train=192, n_probe=160, n_val=40, n_test=80, length=16,
+        rect_length=6, lda_length=16, d_model=16, n_layers=1, n_heads=2, d_ff=32,
+        steps=tuple((f, 8) for f in runs.FAMILIES))
 '''
 
 
@@ -56,8 +56,8 @@ def paper_tier(tmp_path_factory):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp), str(ROOT),
                                                        os.environ.get("PYTHONPATH", "")]),
                PYTHONDONTWRITEBYTECODE="1")
-    for name in ("PAPER_CHECKS_SEEDS", runs.SCALE_ENV):
-        env.pop(name, None)
+    env.pop(runs.SCALE_ENV, None)
+    env["PAPER_CHECKS_SEEDS"] = "0"  # the code path is the same for every seed
     out = subprocess.run(
         [sys.executable, "-m", "pytest", *ENCODING_CHECKS, "--paper-scale", "-p",
          "tiny_paper_scale", "-p", "no:cacheprovider", "--report-dir", str(tmp / "rep"), "-q"],
@@ -78,7 +78,7 @@ def test_the_paper_tier_runs_every_encoding_claim_end_to_end(paper_tier):
     assert not errors, errors
     for c in claims:
         assert c["verdict"] in ("pass", "fail"), (c["id"], c["verdict"])
-        assert len(c["seeds"]) >= 3 and c["statistic"] == "median", c["id"]
+        assert c["seeds"] == [0] and c["statistic"] == "median", c["id"]
 
 
 def test_the_paper_tier_states_what_it_ran_and_expects_the_paper_tiers_verdicts(paper_tier):
