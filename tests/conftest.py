@@ -36,3 +36,18 @@ def _no_claim_cache_in_spawned_runs():
         os.environ.pop("PAPER_CHECKS_CACHE", None)
     else:
         os.environ["PAPER_CHECKS_CACHE"] = before
+
+
+def pytest_collection_finish(session):
+    """The contract tests run the negative controls of the trained theorems on their seed-0
+    runs at the CPU scale (theorems.zhang2024.runs). When they are selected, training those
+    runs starts here, in worker processes, while the other tests run (as
+    ``Claim.prepare`` does for paper_checks/); a run trains once either way, so this changes
+    when it is trained, never what."""
+    wanted = [item for item in session.items
+              if item.originalname == "test_negative_controls_make_the_checks_fail"
+              and "zhang2024." in item.name and "_encoding" in item.name]
+    if not wanted:
+        return
+    from theorems.zhang2024 import runs
+    runs.prepare([(family, 0) for family in runs.FAMILIES])
