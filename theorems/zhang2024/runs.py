@@ -24,9 +24,11 @@ Read top to bottom like spec embeddings_embed section 3:
 
 On a CPU every run is trained, and its probe sequences embedded, in a worker process whose
 math kernels are pinned (:data:`TRAINING_KERNELS`), so that a trained run is the same bits on
-every x86-64 machine with AVX2, Intel or AMD, and not only on the machine that trained it:
-float32 training amplifies the rounding of the host's kernel choice (AVX-512 or AVX2, MKL's
-vendor-specific branches) into the second digit of a probe's score.
+every x86-64 machine with AVX2, and not only on the machine that trained it: float32
+training amplifies the rounding of the host's kernel choice (AVX-512 or AVX2, MKL's
+vendor-specific branches) into the second digit of a probe's score. Tested across
+instruction sets on one Intel machine (a narrower host emulated on it); across vendors it
+rests on MKL's documented COMPATIBLE branch, not yet on a run on an AMD host.
 
 The architecture is the authors' (``arch="paper"``: input times sqrt(d_model), sinusoidal
 positions, post-LN ``nn.TransformerEncoder``, PyTorch's default initialisation), smaller at
