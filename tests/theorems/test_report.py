@@ -88,7 +88,10 @@ def toy_checks(pytester, monkeypatch):
         def test_bad(evidence):
             evidence.assert_ok()
     """)
-    pytester.makeini("[pytest]\nmarkers =\n    claim(id): claim\n    slow: slow\n")
+    # pytest-benchmark (present on some machines) warns when the outer run uses xdist, and
+    # warnings are errors; the project measures speed in benchmarks/, never in tests
+    pytester.makeini("[pytest]\naddopts = -p no:benchmark\nmarkers =\n    claim(id): claim\n"
+                     "    slow: slow\n")
     return pytester
 
 
