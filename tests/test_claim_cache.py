@@ -3,11 +3,12 @@ table, an edited module re-checks exactly the claims that import it, a corrupt o
 entry is reported and measured again, ``--no-cache`` touches nothing, and a cache folder
 that is not one is refused.
 
-Like tests/test_paper_checks_plugin.py, each test builds a small paper repository whose
-conftest registers toy claims, and runs pytest on it in a subprocess with the installed
-plugin, always with a ``--cache-dir`` inside the repository (never the user's cache). The
-toy claims' measurements live in a package of the repository, ``toylib``: one of them imports
-the toy simulation module ``toylib/noise.py`` inside its function, the others do not.
+Like tests/test_paper_checks_plugin.py, each test builds a small paper repository
+(tests/toyrepo.py) whose conftest registers toy claims, and runs pytest on it in a
+subprocess with the installed plugin, always with a ``--cache-dir`` inside the repository
+(never the user's cache). The toy claims' measurements live in a package of the repository,
+``toylib``: one of them imports the toy simulation module ``toylib/noise.py`` inside its
+function, the others do not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests import toyrepo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +61,7 @@ def crash(seed):
     raise RuntimeError("the toy measurement crashed")
 '''
 
-CONFTEST = '''
+CONFTEST = toyrepo.conftest_text('''
 import os
 from theorems import registry
 from theorems.base import Claim
@@ -68,24 +71,13 @@ from toylib import plain, with_sim
 def _prepare(seeds):
     with open(os.environ["TOY_PREPARED"], "a") as fh:
         fh.write(f"{seeds}\\n")
-
-def _claim(cid, spec, measure, **kw):
-    return Claim(id=cid, spec=spec, paper="Toy", reference="Thm 1", statement="Toy.",
-                 kind="simulation", measure=measure,
-                 criteria=(Threshold("err", 1.0, why="toy bound"),), **kw)
-
-REFUTE = dict(expect="fail", expect_reason="the toy bound is known to fail",
-              seeds=(0, 1, 2), statistic="median")
-TOY = {c.id: c for c in (
+''', '''\
     _claim("toy.cache.sim", "toy:1", with_sim.measure, seeds=(0, 1), prepare=_prepare),
     _claim("toy.cache.plain", "toy:2", plain.measure, seeds=(0, 1)),
     _claim("toy.cache.bad", "toy:3", plain.measure_bad),
     _claim("toy.cache.refuted", "toy:4", plain.measure_bad, **REFUTE),
     _claim("toy.cache.crash", "toy:5", plain.crash),
-)}
-_registered = registry.get_claim
-registry.get_claim = lambda cid: TOY[cid] if cid in TOY else _registered(cid)
-'''
+''')
 
 TESTS = "import pytest\n" + "".join(f'''
 @pytest.mark.claim("toy.cache.{name}")
@@ -97,18 +89,8 @@ MEASURED = {"toy.cache.sim", "toy.cache.plain", "toy.cache.bad", "toy.cache.refu
 
 
 def _write_project(root: Path) -> Path:
-    (root / "paper_checks").mkdir(parents=True)
-    (root / "toylib").mkdir()
-    (root / "toylib" / "__init__.py").write_text("")
-    (root / "toylib" / "noise.py").write_text(NOISE)
-    (root / "toylib" / "with_sim.py").write_text(WITH_SIM)
-    (root / "toylib" / "plain.py").write_text(PLAIN)
-    (root / "paper_checks" / "conftest.py").write_text(CONFTEST)
-    (root / "paper_checks" / "test_toy.py").write_text(TESTS)
-    (root / "pytest.ini").write_text(
-        "[pytest]\naddopts = -p no:benchmark\npythonpath = .\n"
-        "markers =\n    claim(id): claim\n    slow: slow\n")
-    return root
+    return toyrepo.write(root, CONFTEST, TESTS, package=("toylib", {
+        "noise.py": NOISE, "with_sim.py": WITH_SIM, "plain.py": PLAIN}))
 
 
 def _pytest(project: Path, *args, cache="cache", **env) -> subprocess.CompletedProcess:

@@ -2,11 +2,12 @@
 claim, crashes as errors, refutations as results, and verdicts that do not depend on how
 the run was executed.
 
-Each test builds a small paper-checks folder whose conftest registers toy claims (so no
-theorem is trained) and runs pytest on it in a subprocess, as a user would, with the plugin
-as installed (its ``pytest11`` entry point), not copied: with ``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node
-id, a worker of ``-n 2`` that dies, or a real SIGINT. (Serial against ``-n 2`` on equal
-values: tests/test_scaffold.py.)
+Each test builds a small paper-checks folder (tests/toyrepo.py) whose conftest registers toy
+claims (so no theorem is trained) and runs pytest on it in a subprocess, as a user would,
+with the plugin as installed (its ``pytest11`` entry point), not copied: with
+``--report-dir`` at a file or a folder of theirs, with ``-k``, ``-x``, a node id, a worker
+of ``-n 2`` that dies, or a real SIGINT. (Serial against ``-n 2`` on equal values:
+tests/test_scaffold.py.)
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from tests import toyrepo
 from theorems import report
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGINT_WAIT_S = 60  # the slow claim starts within this; a run ends within it after SIGINT
 
-PRELUDE = '''
+PRELUDE = toyrepo.conftest_text('''
 import os, time
 from pathlib import Path
 from theorems import registry
@@ -54,25 +56,14 @@ def _prepare(seeds):
     if os.environ.get("TOY_PREPARED"):
         with open(os.environ["TOY_PREPARED"], "a") as fh:
             fh.write(f"{seeds}\\n")
-
-def _claim(cid, spec, measure, **kw):
-    return Claim(id=cid, spec=spec, paper="Toy", reference="Thm 1", statement="Toy.",
-                 kind="simulation", measure=measure,
-                 criteria=(Threshold("err", 1.0, why="toy bound"),), **kw)
-
-REFUTE = dict(expect="fail", expect_reason="the toy bound is known to fail",
-              seeds=(0, 1, 2), statistic="median")
-TOY = {c.id: c for c in (
+''', '''\
     _claim("toy.thm.ok", "toy:1", _const(0.5), seeds=(0, 1), prepare=_prepare),
     _claim("toy.thm.bad", "toy:2", _const(3.0)),
     _claim("toy.thm.refuted", "toy:3", _const(3.0), **REFUTE),
     _claim("toy.thm.refuted_crash", "toy:4", _crash, **REFUTE),
     _claim("toy.thm.slow", "toy:5", _slow),
     _claim("toy.thm.dies", "toy:6", _dies),
-)}
-_registered = registry.get_claim
-registry.get_claim = lambda cid: TOY[cid] if cid in TOY else _registered(cid)
-'''
+''')
 
 TESTS = '''
 import pytest
@@ -104,16 +95,7 @@ def test_dies(evidence):
 
 
 def _write_project(root: Path) -> Path:
-    """A user's paper repository: paper_checks/ with the toy claims (the plugin is the
-    installed one)."""
-    checks = root / "paper_checks"
-    checks.mkdir(parents=True)
-    (checks / "conftest.py").write_text(PRELUDE, encoding="utf-8")
-    (checks / "test_toy.py").write_text(TESTS, encoding="utf-8")
-    (root / "pytest.ini").write_text(
-        "[pytest]\naddopts = -p no:benchmark\nmarkers =\n    claim(id): claim\n    slow: slow\n",
-        encoding="utf-8")
-    return root
+    return toyrepo.write(root, PRELUDE, TESTS)
 
 
 @pytest.fixture(scope="module")
