@@ -332,6 +332,18 @@ def test_claims_tables_are_checked_by_a_complete_default_run_and_fail_it_when_st
     assert "`toy.thm.ok` (worst of seeds 0, 1) | PASS | err 0.51 (≤ 1) |" in tables_md.read_text()
     current = _pytest(project, "--report-dir", "rep")
     assert current.returncode == 0 and "claims tables current: " in current.stdout, current.stdout
+    # measured on another machine class: the verdicts are compared, the values only reported
+    text = tables_md.read_text()
+    caption = next(line for line in text.splitlines() if line.startswith("Machine class: CPU "))
+    other_class = text.replace(caption, caption.replace("Machine class: CPU ", "Machine class: CPU Other"))
+    tables_md.write_text(other_class.replace("err 0.51 (≤ 1)", "err 0.52 (≤ 1)"))
+    moved = _pytest(project, "--report-dir", "rep")
+    assert moved.returncode == 0 and "claims tables current: " in moved.stdout, moved.stdout
+    assert "verdicts and failing criteria agree; 1 of 1 rows differ in measured values" in moved.stdout
+    tables_md.write_text(other_class.replace("| PASS | err 0.51 (≤ 1) |", "| FAIL | err 0.51 (≤ 1) ✗ |"))
+    flipped = _pytest(project, "--report-dir", "rep")
+    assert flipped.returncode == 1 and "STALE claims tables: " in flipped.stdout, flipped.stdout
+    tables_md.write_text(text)
     # a run at other seeds (or scale, or a selection) does not judge the committed tables
     other = _pytest(project, "--report-dir", "rep2", PAPER_CHECKS_SEEDS="1")
     assert other.returncode == 0, other.stdout

@@ -272,10 +272,35 @@ def forget_sources() -> None:
     _dependencies.cache_clear()
 
 
+@cache
+def cpu() -> dict:
+    """This machine's CPU: ``vendor`` (the CPUID vendor, e.g. GenuineIntel, AuthenticAMD) and
+    ``model``, from /proc/cpuinfo on Linux, else what :mod:`platform` says (None where
+    nothing does). Trained networks' float32 values depend on the vendor even on pinned
+    kernels (README "What is bit-identical"), so keys and reports record it."""
+    vendor = model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                name = name.strip()
+                if name == "vendor_id" and vendor is None:
+                    vendor = value.strip() or None
+                elif name == "model name" and model is None:
+                    model = value.strip() or None
+                if vendor and model:
+                    break
+    except OSError:
+        pass
+    return {"vendor": vendor or platform.processor() or None, "model": model}
+
+
 def stack() -> dict:
-    """Versions of Python and the numerical stack, the machine, and torch's CPU capability."""
+    """Versions of Python and the numerical stack, the machine (its CPU vendor included), and
+    torch's CPU capability."""
     out = {"python": sys.version, "implementation": sys.implementation.name,
-           "machine": platform.machine(), "system": platform.system()}
+           "machine": platform.machine(), "system": platform.system(),
+           "cpu_vendor": cpu()["vendor"]}
     for dist in STACK:
         try:
             out[dist] = version(dist)

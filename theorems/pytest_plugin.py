@@ -50,7 +50,9 @@ tables (``<!-- claims-table: ... -->`` blocks, :mod:`theorems.tables`) must matc
 evidence. A complete run at the default seeds and scale compares them with the report it
 just wrote and fails the session, naming the file and the command that regenerates it
 (``python -m theorems tables FILE``), when one is stale; any other run says they were not
-checked and why.
+checked and why. A table measured on another machine class (another CPU vendor, or a GPU)
+is compared on its rows, verdicts and failing criteria only; that its values differ is
+said, not failed.
 
 Cache: a claim's evidence (record and figures) is stored in the claim cache
 (:mod:`theorems.cache`) under a key of everything it depends on, and reused, without
@@ -597,8 +599,10 @@ class _Ledger:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _check_tables(self, claims_json: Path, run: dict) -> tuple[str, list[str]] | None:
-        """("stale", problems), ("current", files) or ("not checked", [why]) for the files
-        of the ``claims_tables`` ini option; None when there are none."""
+        """("stale", problems), ("current", [files, *notes]) or ("not checked", [why]) for
+        the files of the ``claims_tables`` ini option; None when there are none. The notes
+        name tables measured on another machine class whose verdicts agree with this run's
+        but whose values differ (:func:`theorems.tables.compare`)."""
         files = [Path(f) for f in self.config.getini("claims_tables")]
         if not files:
             return None
@@ -616,18 +620,23 @@ class _Ledger:
 
         from theorems import tables
         data = json.loads(claims_json.read_text(encoding="utf-8"))
-        problems = []
+        problems, notes = [], []
         for f in files:
             try:
                 if not f.is_file():
                     problems.append(f"{f} does not exist")
-                elif tables.stale(f, data):
+                    continue
+                is_stale, found = tables.compare(f, data)
+                notes += found
+                if is_stale:
                     problems.append(f"{f}: its claims tables differ from this run's report; "
                                     f"regenerate them with python -m theorems tables {f} "
                                     f"--report {claims_json.parent}")
             except tables.TableError as exc:
                 problems.append(f"{f}: {exc}")
-        return ("stale", problems) if problems else ("current", [str(f) for f in files])
+        if problems:
+            return "stale", problems
+        return "current", [", ".join(str(f) for f in files), *notes]
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         if not self.rows or self.written is None:
@@ -656,7 +665,9 @@ class _Ledger:
         if self.tables is not None:
             state, lines = self.tables
             if state == "current":
-                terminalreporter.write_line(f"claims tables current: {', '.join(lines)}")
+                terminalreporter.write_line(f"claims tables current: {lines[0]}")
+                for note in lines[1:]:
+                    terminalreporter.write_line(f"claims tables: {note}", yellow=True)
             elif state == "not checked":
                 terminalreporter.write_line(f"claims tables not checked: {lines[0]}")
             else:

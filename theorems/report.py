@@ -119,8 +119,9 @@ def _git(*args: str, cwd=None) -> str | None:
 def provenance(root=None) -> dict:
     """Versions of the stack that produced the numbers, and the git commit of ``root`` (the
     repository the claims were checked in; this package's own folder when None)."""
+    from theorems._keys import cpu
     out = {"python": platform.python_version(), "platform": platform.platform(),
-           "git_commit": _git("rev-parse", "HEAD", cwd=root),
+           "cpu": cpu(), "git_commit": _git("rev-parse", "HEAD", cwd=root),
            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root)),
            "solver": "DAQP, CLARABEL"}  # max-margin: DAQP first, Clarabel as its fallback
     for pkg in ("representation-theorems", "numpy", "scipy", "sympy", "torch", "cvxpy",

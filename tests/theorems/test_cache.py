@@ -96,7 +96,7 @@ def test_the_evidence_key_covers_parameters_seeds_settings_and_stack(tmp_path, m
     key = store.evidence_key(claim, (0, 1))
     assert {"schema", "claim", "selected_seeds", "sources", "stack", "settings",
             "math_threads"} <= set(key)
-    assert {"numpy", "torch", "machine", "torch_cpu_capability", "python"} <= set(key["stack"])
+    assert {"numpy", "torch", "machine", "cpu_vendor", "torch_cpu_capability", "python"} <= set(key["stack"])
     assert "theorems.base" in key["sources"]
     variants = [store.evidence_key(claim, (0,)),
                 store.evidence_key(_claim(criteria=(Threshold("err", 0.9, why="toy bound"),)), (0, 1)),

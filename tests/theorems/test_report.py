@@ -31,6 +31,9 @@ def test_report_has_the_schema_fields(tmp_path):
     assert data["claims"] and REQUIRED_KEYS <= set(data["claims"][0])
     assert data["claims"][0]["verdict"] == "pass"
     assert data["provenance"]["cvxpy"] and data["provenance"]["torch"]
+    # the machine class of trained values (tables compare values within one class only)
+    assert set(data["provenance"]["cpu"]) == {"vendor", "model"}
+    assert data["provenance"]["cpu"]["vendor"], "no CPU vendor recorded"
     assert {p.name for p in (tmp_path / "rep").iterdir()} >= {"claims.json", "claims.md", "claims.tex"}
     assert [p.name for p in tmp_path.iterdir()] == ["rep"], "staging folder left behind"
 

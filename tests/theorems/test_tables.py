@@ -17,7 +17,7 @@ def _record(cid, spec, verdict, expect="pass", value=0.97, bound=0.95, direction
                           "holds": holds}]}
 
 
-REPORT = {"provenance": {"run": {"complete": True}}, "claims": [
+REPORT = {"provenance": {"run": {"complete": True}, "cpu": {"vendor": "GenuineIntel"}}, "claims": [
     _record("p.thm.a", "paper:1", "pass"),
     _record("p.thm.b", "paper:2", "fail", expect="fail", value=0.5, holds=False),
     _record("q.other.c", "other:1", "fail", value=-0.001234, holds=False, seeds=(0,)),
@@ -30,13 +30,14 @@ MARKED = ("# Paper\n\nprose stays\n\n<!-- claims-table: p.thm -->\nstale\n<!-- /
 
 def test_a_table_shows_verdicts_by_expectation_and_the_measured_values():
     text = tables.render(REPORT, ["p.thm"])
-    rows = text.splitlines()[2:]
+    assert text.startswith("Machine class: CPU GenuineIntel (a check on another class")
+    rows = text.splitlines()[4:]
     assert len(rows) == 3  # q.other is not selected
     assert "| paper:1 | `p.thm.a` (median of seeds 0, 1, 2) | PASS | r2 0.97 (≥ 0.95) |" == rows[0]
     assert "| REFUTED |" in rows[1] and "r2 0.5 (≥ 0.95) ✗" in rows[1]
     assert "| ERROR |" in rows[2] and "RuntimeError: worker died" in rows[2]
     assert "traceback" not in rows[2]
-    other = tables.render(REPORT, ["q"]).splitlines()[2]
+    other = tables.render(REPORT, ["q"]).splitlines()[4]
     assert "FAIL" in other and "−0.00123" in other and "seeds" not in other
 
 
@@ -46,7 +47,7 @@ def test_update_rewrites_only_the_marked_blocks_and_is_idempotent(tmp_path):
     assert tables.stale(path, REPORT)
     assert tables.update(path, REPORT) is True
     text = path.read_text()
-    assert text.startswith("# Paper\n\nprose stays\n\n<!-- claims-table: p.thm -->\n| spec |")
+    assert text.startswith("# Paper\n\nprose stays\n\n<!-- claims-table: p.thm -->\nMachine class: ")
     assert "stale" not in text and "\nmore prose\n" in text and "`q.other.c`" in text
     assert not tables.stale(path, REPORT)
     assert tables.update(path, REPORT) is False and path.read_text() == text
@@ -62,6 +63,58 @@ def test_a_changed_value_makes_the_tables_stale(tmp_path):
     same = copy.deepcopy(REPORT)
     same["claims"][0]["measured"]["r2"] = 0.97001  # beyond the digits shown
     assert not tables.stale(path, same)
+
+
+@pytest.mark.parametrize(("provenance", "machine"), [
+    ({"cpu": {"vendor": "AuthenticAMD", "model": "AMD EPYC"}}, "CPU AuthenticAMD"),
+    ({"cpu": {"vendor": "GenuineIntel"}, "run": {"execution": {"device": "cuda (NVIDIA H100)"}}},
+     "GPU NVIDIA H100"),
+    ({}, "unknown"),  # a report written before the CPU was recorded
+])
+def test_the_machine_class_is_the_cpu_vendor_or_the_gpu(provenance, machine):
+    assert tables.machine_class({"provenance": provenance}) == machine
+
+
+def _from_another_machine(report, change=lambda claims: None):
+    other = copy.deepcopy(report)
+    other["provenance"]["cpu"] = {"vendor": "AuthenticAMD"}
+    change(other["claims"])
+    return other
+
+
+@pytest.mark.parametrize(("change", "is_stale"), [
+    (lambda c: c[0]["measured"].update(r2=0.9712), False),  # a value: said, not failed
+    (lambda c: c[0].update(verdict="fail"), True),  # a verdict
+    (lambda c: c[0]["criteria"][0].update(holds=False), True),  # which criteria fail
+    (lambda c: c[0]["criteria"][0].update(bound=0.9), True),  # a bound (a code change)
+    (lambda c: c.pop(0), True),  # a row
+])
+def test_a_table_from_another_machine_class_is_judged_on_its_verdicts(tmp_path, change, is_stale):
+    """Trained networks' values differ between CPU vendors even on pinned kernels; what must
+    not differ is compared, and the value differences are reported."""
+    path = tmp_path / "README.md"
+    path.write_text(MARKED)
+    tables.update(path, REPORT)
+    found_stale, notes = tables.compare(path, _from_another_machine(REPORT, change))
+    assert found_stale is is_stale
+    if not is_stale:
+        assert len(notes) == 1 and "measured on CPU GenuineIntel, this run on CPU AuthenticAMD" in notes[0]
+        assert "1 of 3 rows differ in measured values" in notes[0]
+    # the same change on the table's own machine class is stale, whatever it is
+    same = copy.deepcopy(REPORT)
+    change(same["claims"])
+    assert tables.compare(path, same) == (True, [])
+
+
+def test_a_table_without_a_machine_caption_is_compared_in_full(tmp_path):
+    """Tables generated before the caption existed are judged character by character."""
+    path = tmp_path / "README.md"
+    path.write_text(MARKED)
+    tables.update(path, REPORT)
+    text = path.read_text()
+    path.write_text("".join(line for line in text.splitlines(keepends=True)
+                            if not line.startswith("Machine class:")))
+    assert tables.compare(path, _from_another_machine(REPORT))[0]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -11,7 +11,7 @@ import torch
 from sim import streams
 from sim.bayes import RectangleGame
 from sim.errors import InputError
-from theorems.runshare import SHARE_ENV
+from theorems.runshare import CACHE_ENV, SHARE_ENV
 from theorems.zhang2024 import runs
 from theorems.zhang2024.runs import FAMILIES, SCALES, cell_tokens, current_scale, run
 
@@ -55,7 +55,7 @@ def test_a_cpu_run_is_trained_and_embedded_on_the_pinned_kernels_in_a_worker():
     if runs._device() != "cpu":
         pytest.skip("the pinned kernels are those of CPU training")
     r = run("eg", 0, TINY)
-    assert r.kernels == {"torch": "AVX2", "mkl_cbwr": "COMPATIBLE"}, (
+    assert r.kernels == {"torch": "AVX2", "mkl_cbwr": runs.TRAINING_KERNELS["MKL_CBWR"]}, (
         "this CPU has no AVX2: its runs fall back to torch's generic kernels")
     assert r.details["train_kernels"] == r.kernels
     assert {(w, d) for w, d in r.embedded} == {(w, d) for w in runs.MODELS for d in r.inputs}
@@ -204,10 +204,39 @@ def test_prepare_starts_nothing_where_workers_would_not_help(monkeypatch, tmp_pa
     monkeypatch.setattr(runs, "workers", lambda: 1)
     assert runs.prepare([("bb", 0)], scale) == 0
     monkeypatch.setattr(runs, "workers", lambda: 2)
-    monkeypatch.setenv(SHARE_ENV, str(tmp_path))  # as under pytest -n
+    monkeypatch.setenv(SHARE_ENV, str(tmp_path))  # as under pytest -n, on a worker but the first
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     assert runs.prepare([("bb", 0)], scale) == 0
     with pytest.raises(InputError, match="unknown family"):
         runs.prepare([("gpt", 0)], scale)
+
+
+def test_under_pytest_n_the_first_worker_trains_runs_into_the_share_folder(monkeypatch, tmp_path):
+    """In the background, for every worker: a worker that then needs the run loads it from
+    the share folder, the same bits as a run trained on demand in a serial run."""
+    scale = dataclasses.replace(TINY, name="tiny-background")
+    monkeypatch.setattr(runs, "workers", lambda: 2)
+    monkeypatch.setenv(SHARE_ENV, str(tmp_path))
+    monkeypatch.delenv(CACHE_ENV, raising=False)  # the share folder, not the claim cache
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    wanted = [("eg", 0), ("rect", 1)]
+    assert runs.prepare(wanted, scale) == 2
+    assert runs.prepare(wanted, scale) == 0  # already training: nothing starts twice
+    for family, seed in wanted:
+        assert runs._BACKGROUND[(family, seed, scale)].result(timeout=120) is None
+    stored = sorted(p.name for p in tmp_path.glob("zhang2024-*.bin"))
+    assert [n.split("-")[1:3] for n in stored] == [["eg", "0"], ["rect", "1"]], stored
+    with monkeypatch.context() as m:  # loaded from the folder: nothing is trained again
+        m.setattr(runs, "_train", lambda *a: pytest.fail(f"{a} trained again"))
+        loaded = {k: runs.build(*k, scale) for k in wanted}
+    monkeypatch.delenv(SHARE_ENV)
+    for (family, seed), got in loaded.items():
+        here = runs.build(family, seed, scale)  # trained here, as in a serial run
+        for (name, a), (_, b) in zip(got.trained.state_dict().items(),
+                                     here.trained.state_dict().items()):
+            assert torch.equal(a, b), (family, name)
+        assert np.array_equal(got.embedding(), here.embedding())
+        assert got.final_loss == here.final_loss
 
 
 # --- the belief certificate (claim 20) --------------------------------------------------------

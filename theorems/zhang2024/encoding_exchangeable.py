@@ -633,9 +633,9 @@ class ExchangeableEncoding(Theorem):
     def claims(self) -> tuple[Claim, ...]:
         return self._bb_claims() + self._other_claims() + self._control_claims()
 
-    def _claim(self, aspect: str, spec: str, **kw) -> Claim:
+    def _claim(self, aspect: str, spec: str, statistic: str = STATISTIC, **kw) -> Claim:
         return Claim(id=f"{self.id}.{aspect}", spec=f"embeddings_embed:{spec}", paper=PAPER,
-                     seeds=SEEDS, statistic=STATISTIC, **kw)
+                     seeds=SEEDS, statistic=statistic, **kw)
 
     def _bb_claims(self) -> tuple[Claim, ...]:
         bb, n = _describe("bb"), _T("bb")
@@ -759,15 +759,22 @@ class ExchangeableEncoding(Theorem):
                                             why="spec claim 15"),
                                   Threshold("max_abs_rho_with_residual", 0.2,
                                             why="spec claim 15")),
+                        # spec 6.5: the median seed's value sits inside the spread that
+                        # float32 rounding alone gives one seed (the median's verdict changed
+                        # between two machines); the confidence bound is the stable statistic
+                        statistic="mean_bound",
                         expect="fail", expect_reason=(
-                            "the probe's predictions follow x-bar and its per-token MSE stays "
-                            "near the exact floor, but the first token is read beyond x-bar: on "
-                            "the median seed its residual correlation exceeds 0.2. A narrow "
-                            "refutation: the seeds' values straddle the bound, so another seed "
-                            "set or another kernel set could decide it either way (the trained "
-                            "runs are pinned to one kernel set for that reason). The untrained "
-                            "control reads x_1 beyond x-bar as well (reported), so the excess "
-                            "comes with the architecture's first position, not with training")),
+                            "judged on the one-sided 95% confidence bound of the seed mean, not "
+                            "the median (spec 6.5): the median seed's residual correlation sits "
+                            "at the 0.2 bound, within what float32 rounding alone (another "
+                            "kernel set or CPU vendor, the same seed) moves it, so the median's "
+                            "verdict changed between machines. On the bound the statement is not "
+                            "established: the seeds' spread puts it on the wrong side. The "
+                            "probe's predictions follow x-bar and its per-token MSE stays near "
+                            "the exact floor on most seeds; the excess is on the first token, "
+                            "which the untrained control also reads beyond x-bar (reported), so "
+                            "it comes with the architecture's first position, not with "
+                            "training")),
         )
 
     def _control_claims(self) -> tuple[Claim, ...]:

@@ -24,11 +24,12 @@ Read top to bottom like spec embeddings_embed section 3:
 
 On a CPU every run is trained, and its probe sequences embedded, in a worker process whose
 math kernels are pinned (:data:`TRAINING_KERNELS`), so that a trained run is the same bits on
-every x86-64 machine with AVX2, and not only on the machine that trained it: float32
-training amplifies the rounding of the host's kernel choice (AVX-512 or AVX2, MKL's
-vendor-specific branches) into the second digit of a probe's score. Tested across
-instruction sets on one Intel machine (a narrower host emulated on it); across vendors it
-rests on MKL's documented COMPATIBLE branch, not yet on a run on an AMD host.
+every x86-64 machine of one CPU vendor with AVX2, and not only on the machine that trained
+it: float32 training amplifies the rounding of the host's kernel choice (AVX-512 or AVX2)
+into the second digit of a probe's score. Tested across instruction sets on one Intel
+machine (a narrower host emulated on it). Across vendors it is not the same bits: pinned
+runs on an AMD and an Intel host differed in the second or third digit of their probe
+scores (README "What is bit-identical"); reports and cache keys record the CPU vendor.
 
 The architecture is the authors' (``arch="paper"``: input times sqrt(d_model), sinusoidal
 positions, post-LN ``nn.TransformerEncoder``, PyTorch's default initialisation), smaller at
@@ -54,7 +55,7 @@ from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
 from sim.threads import RUN_THREADS, fixed_threads
-from theorems.runshare import share_folder, shared
+from theorems.runshare import CACHE_ENV, SHARE_ENV, share_folder, shared
 
 __all__ = ["FAMILIES", "MODELS", "POSITIONS", "SCALES", "SCALE_ENV", "Family", "Run", "Scale",
            "cell_tokens", "current_scale", "prepare", "run"]
@@ -73,14 +74,16 @@ MODELS = ("trained", "untrained")
 # read by torch when it first dispatches and by MKL when it starts, hence a fresh process).
 # Left to themselves, torch's vectorised kernels (softmax, layer norm, attention, Adam) take
 # the widest instruction set of the host (AVX-512 here, AVX2 elsewhere) and MKL's sgemm a
-# branch per instruction set and vendor: the same seed then trained to networks whose probe
-# scores differed in the second digit between two machines of this project, enough to flip
-# a verdict. Pinned: torch's AVX2 kernels (exact IEEE arithmetic, on every x86-64 CPU of the
+# branch per instruction set: the same seed then trained to networks whose probe scores
+# differed in the second digit between two machines of this project, enough to flip a
+# verdict. Pinned: torch's AVX2 kernels (exact IEEE arithmetic, on every x86-64 CPU of the
 # last decade; a CPU without AVX2 falls back to torch's generic kernels, recorded in the
-# run's details) and MKL's COMPATIBLE branch (SSE2 without approximate reciprocals, the
-# branch MKL documents as reproducible across Intel and other vendors' processors). Measured
-# cost: training takes about 1.9x as long as with the host's fastest kernels.
-TRAINING_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"}
+# run's details) and MKL's AVX2 branch (the same code on every Intel CPU with AVX2, the
+# conditional-numerical-reproducibility guarantee; MKL's default on AVX2-only hosts). MKL's
+# COMPATIBLE branch, documented as reproducible across vendors, was measured: pinned runs
+# on an AMD and an Intel host still differed, and it trains 1.7x slower than the AVX2
+# branch on the AMD host (1.9x slower than AVX-512 on the Intel one), so it is not used.
+TRAINING_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
 
 
 # --- scales --------------------------------------------------------------------------------------
@@ -637,6 +640,36 @@ def _network(config: TransformerConfig, state: dict) -> CausalTransformer:
 _RUNS: dict[tuple[str, int, Scale], Run] = {}  # the runs this process holds
 
 
+def _shared(family: str, seed: int, scale: Scale, config: TransformerConfig,
+            compute: Callable[[], dict]) -> dict:
+    """``compute()``, or the run's weights stored by another process of the same run (or
+    by an earlier run, with the cache on): :func:`theorems.runshare.shared`, whose lock
+    makes the first process that asks train and the others load."""
+    return shared(f"zhang2024-{family}-{seed}", (family, seed, scale, config, RUN_THREADS,
+                                                _device(), TRAINING_KERNELS),
+                  compute, lambda r, p: torch.save(r, p),
+                  lambda p: torch.load(p, weights_only=True))
+
+
+def _train_shared(family: str, seed: int, scale: Scale, folders: dict) -> None:
+    """In a worker of :func:`_pool`: train the run into the share folder or the cache that
+    ``folders`` names (the submitting process's settings, not those the worker started
+    with), unless another process did or is doing so."""
+    before = {k: os.environ.get(k) for k in folders}
+    os.environ.update({k: v for k, v in folders.items() if v is not None})
+    for k in [k for k, v in folders.items() if v is None]:
+        os.environ.pop(k, None)
+    try:
+        _shared(family, seed, scale, _draw(family, seed, scale)[1],
+                lambda: _fit(family, seed, scale))
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def build(family: str, seed: int, scale: Scale) -> Run:
     """The run, built afresh (not memoised; :func:`run` is): from a prepared worker's
     weights if one is training it, else from the run folder under ``pytest -n``, else
@@ -650,10 +683,7 @@ def build(family: str, seed: int, scale: Scale) -> Run:
             raise RuntimeError(f"training {family!r} seed {seed} ({scale.name} scale) in a "
                                f"worker process failed: {type(exc).__name__}: {exc}") from exc
     else:
-        fitted = shared(f"zhang2024-{family}-{seed}", (family, seed, scale, config, RUN_THREADS,
-                                                      _device(), TRAINING_KERNELS),
-                        lambda: _train(family, seed, scale), lambda r, p: torch.save(r, p),
-                        lambda p: torch.load(p, weights_only=True))
+        fitted = _shared(family, seed, scale, config, lambda: _train(family, seed, scale))
     n_probe = scale.n_probe + scale.n_test
     idx = np.arange(n_probe)
     n_fit = scale.n_probe - scale.n_val
@@ -666,8 +696,9 @@ def build(family: str, seed: int, scale: Scale) -> Run:
 
 # --- preparing runs in worker processes ----------------------------------------------------------
 
-_PENDING: dict[tuple[str, int, Scale], Future] = {}
-_POOL: list[ProcessPoolExecutor] = []
+_PENDING: dict[tuple[str, int, Scale], Future] = {}  # prepared runs this process will build
+_BACKGROUND: dict[tuple[str, int, Scale], Future] = {}  # runs trained into the share folder
+_POOLS: dict[str, ProcessPoolExecutor] = {}
 
 
 def workers() -> int:
@@ -678,35 +709,51 @@ def workers() -> int:
 def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int:
     """Start training the (family, seed) runs in ``needs`` in worker processes, so that
     :func:`run` finds them trained; returns how many were started. Nothing starts on a GPU
-    (one device trains runs fastest one after another), under ``pytest -n`` (the workers
-    already use every core and share runs through the run folder), on one CPU, or for a run
-    this process already holds or is training."""
+    (one device trains runs fastest one after another), on one CPU, or for a run this
+    process already holds or is training.
+
+    Under ``pytest -n`` (a share folder is set) only the first worker (``gw0``) prepares,
+    for every worker: one background process trains the runs, in order, into the share
+    folder (or the cache), while the pytest workers check other claims; a pytest worker
+    that needs a run first trains it itself, and the lock of :func:`theorems.runshare.shared`
+    makes whichever process comes second load it. Without this the pytest workers, which
+    train what they need when they need it, left a core idle whenever one waited for a run.
+    A background training that fails leaves nothing in the folder: the worker that needs
+    the run trains it again and reports the failure."""
     wanted = [_checked(f, s, scale) for f, s in needs]
-    if _device() != "cpu" or share_folder() is not None or workers() < 2:
+    if _device() != "cpu" or workers() < 2:
         return 0
-    todo = [k for k in dict.fromkeys(wanted) if k not in _PENDING and k not in _RUNS]
-    if not todo:
+    background = share_folder() is not None
+    if background and os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
         return 0
+    started = _BACKGROUND if background else _PENDING
+    todo = [k for k in dict.fromkeys(wanted) if k not in started and k not in _RUNS]
     for key in todo:
-        _PENDING[key] = _pool().submit(_fit, *key)
+        if background:
+            folders = {k: os.environ.get(k) for k in (SHARE_ENV, CACHE_ENV)}
+            _BACKGROUND[key] = _pool("background").submit(_train_shared, *key, folders)
+        else:
+            _PENDING[key] = _pool().submit(_fit, *key)
     return len(todo)
 
 
-def _pool() -> ProcessPoolExecutor:
-    """The worker processes that train on a CPU, started once with :data:`TRAINING_KERNELS`:
-    one per CPU, or one under ``pytest -n`` (whose workers already use every core).
-    loky's executor (joblib's): fresh interpreters that, unlike multiprocessing's spawn, do
-    not re-run the caller's main script."""
-    if not _POOL:
-        n = 1 if share_folder() is not None else workers()
-        _POOL.append(ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS)))
-        atexit.register(_shutdown)
-    return _POOL[0]
+def _pool(kind: str = "train") -> ProcessPoolExecutor:
+    """Worker processes that train on a CPU, started once per kind with
+    :data:`TRAINING_KERNELS`: ``train``, one per CPU, or one under ``pytest -n`` (whose
+    workers already use every core); ``background``, the one process of :func:`prepare`
+    under ``pytest -n``. loky's executor (joblib's): fresh interpreters that, unlike
+    multiprocessing's spawn, do not re-run the caller's main script."""
+    if kind not in _POOLS:
+        n = 1 if kind == "background" or share_folder() is not None else workers()
+        if not _POOLS:
+            atexit.register(_shutdown)
+        _POOLS[kind] = ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS))
+    return _POOLS[kind]
 
 
 def _shutdown() -> None:
     """At exit: drop the runs nobody asked for, and stop the workers."""
-    for pending in _PENDING.values():
+    for pending in (*_PENDING.values(), *_BACKGROUND.values()):
         pending.cancel()
-    for pool in _POOL:
+    for pool in _POOLS.values():
         pool.shutdown(wait=False, kill_workers=True)
