@@ -59,13 +59,23 @@ def planted_multiclass(n: int, d: int, k: int, rng: np.random.Generator, *,
     """Points labelled by argmax of k random linear scores, separated by at least ``margin``.
 
     Points whose top-two score gap under the planted W (unit-norm rows) is below
-    ``margin`` are redrawn, so the data are separable with margin >= margin / sqrt(2).
+    ``margin`` are redrawn, so the data are separable with margin >= margin / sqrt(2). A W
+    with two rows closer than 2 * margin is redrawn first: the gap of that pair,
+    <x, w_a - w_b>, would then be below ``margin`` for most points (in low d, random rows
+    can nearly coincide), and the points could not be drawn.
     """
     _check_sizes(n, d, rng)
     errors.positive_float("margin", margin)
     k = errors.count("k", k, minimum=2)
-    W = rng.standard_normal((k, d))
-    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    for _ in range(MAX_DRAWS):
+        W = rng.standard_normal((k, d))
+        W /= np.linalg.norm(W, axis=1, keepdims=True)
+        apart = np.linalg.norm(W[:, None, :] - W[None, :, :], axis=2)[np.triu_indices(k, 1)]
+        if apart.min() >= 2 * margin:
+            break
+    else:
+        raise InputError(f"could not draw {k} score directions in R^{d} pairwise at least "
+                         f"{2 * margin:g} apart in {MAX_DRAWS} rounds; lower the margin or raise d")
     rows = []
     for _ in range(MAX_DRAWS):
         X = rng.standard_normal((4 * n, d))

@@ -37,6 +37,13 @@ LOG_WEIGHT_ATOL = 1e-13
 # At margins of size `scale`, log w = -M - softplus(S) subtracts O(scale) numbers, losing
 # about eps * scale absolutely; this is that loss per unit of scale, with a safety factor.
 LARGE_MARGIN_ATOL_PER_SCALE = 1e-14
+# The normalised binary weights formed without logarithms (t = e^-m; t / (1 + t) over
+# sum log1p(t)) against the log-space form: each is a few correctly rounded operations
+# from exact, so they agree to a few ulps relatively (measured: up to 3.4e-15).
+DIRECT_WEIGHT_RTOL = 1e-14
+# ...and accumulated over the 2*10^4 steps of an ngd run, relative to the largest entry of
+# u (measured: 2.6e-15; rounding does not grow along the normalised flow).
+NGD_TRAJECTORY_RTOL = 1e-11
 # Working precision (decimal digits) of the mpmath reference, far beyond float64.
 MPMATH_DPS = 50
 # The max-margin direction is certified by KKT residuals of about 1e-9; nothing the
@@ -423,3 +430,47 @@ def test_gd_run_is_deterministic_and_records_cos_consistently_with_one_minus_cos
                     rtol=COS_RTOL, atol=COS_ATOL)
     assert_allclose(a.direction @ (ref / np.linalg.norm(ref)), a.history.last["cos"],
                     rtol=COS_RTOL, atol=COS_ATOL)
+
+
+# --- the normalised weights without logarithms (the ngd fast path) ---------------------------
+
+def _log_space_weights(M, loss):
+    return gd._ratio_exp(*gd.log_weights(M, loss))[:, 0]
+
+
+@pytest.mark.parametrize(("loss", "low", "high"), [
+    ("exponential", -600.0, 600.0),  # every margin: the same arithmetic
+    ("logistic", gd.LATE_MARGIN, 900.0),  # all margins large: softmax(-m) exactly
+])
+def test_the_normalised_weights_are_bit_identical_where_the_logarithms_cancel(loss, low, high):
+    M = np.random.default_rng(3).uniform(low, high, (300, 1))
+    M[0, 0] = low
+    q = gd._normalised_binary(-M[:, 0], loss)
+    assert np.array_equal(q, _log_space_weights(M, loss))
+
+
+@pytest.mark.parametrize(("low", "high"), [(-600.0, 29.0), (-5.0, 5.0), (29.0, 29.99)])
+def test_below_the_early_margin_the_direct_weights_are_a_few_ulps_from_the_log_space_ones(
+        low, high):
+    M = np.random.default_rng(4).uniform(low, high, (300, 1))
+    M[0, 0] = low
+    q = gd._normalised_binary(-M[:, 0], "logistic")
+    assert_allclose(q, _log_space_weights(M, "logistic"), rtol=DIRECT_WEIGHT_RTOL, atol=0)
+
+
+@pytest.mark.parametrize("smallest", [gd.EARLY_MARGIN, 35.0, -gd.OVERFLOW_MARGIN, -800.0])
+def test_between_the_regimes_and_beyond_overflow_only_the_log_space_form_is_used(smallest):
+    M = np.array([[smallest], [smallest + 1.0], [smallest + 50.0]])
+    assert gd._normalised_binary(-M[:, 0], "logistic") is None
+
+
+def test_an_ngd_run_with_the_fast_weights_follows_the_log_space_trajectory(monkeypatch):
+    """Through the early, middle and late regimes of the margins: the direct weights' few
+    ulps stay a few ulps of the trajectory (bit for bit where the regime is exact)."""
+    X, y = separable.planted(200, 10, np.random.default_rng(5), margin=0.3)
+    fast = gd.run(X, y, method="ngd", steps=20_000, checkpoints_per_decade=1)
+    monkeypatch.setattr(gd, "_normalised_binary", lambda S, loss: None)
+    slow = gd.run(X, y, method="ngd", steps=20_000, checkpoints_per_decade=1)
+    smallest = float(np.min(fast.u @ (y[:, None] * X).T))
+    assert smallest > gd.LATE_MARGIN, "the run never reached the exact late regime"
+    assert_allclose(fast.u, slow.u, rtol=0, atol=NGD_TRAJECTORY_RTOL * np.abs(slow.u).max())
