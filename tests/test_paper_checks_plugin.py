@@ -216,16 +216,25 @@ def test_a_selected_run_never_replaces_the_complete_report(with_report, selectio
 
 def test_a_real_sigint_keeps_the_complete_report_and_leaves_no_temporary_folder(with_report):
     project, complete = with_report
+    # A process started in the background of a shell (`nohup pytest tests/ &`, some CI
+    # runners) inherits SIGINT ignored, and so would the child: give it the default
+    # disposition, which Python turns into KeyboardInterrupt, as in a terminal.
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "paper_checks", "-p", "no:cacheprovider",
                              "--report-dir", "rep"], cwd=project,
                             env=_env(project, TOY_SLEEP=str(SIGINT_WAIT_S)),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + SIGINT_WAIT_S
     while not (project / "started").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "the slow claim never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=SIGINT_WAIT_S)
+    try:
+        stdout, stderr = proc.communicate(timeout=SIGINT_WAIT_S)
+    except subprocess.TimeoutExpired:  # stop it, so that no process or pipe outlives the test
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the run did not end within {SIGINT_WAIT_S} s of SIGINT:\n{stdout}\n{stderr}")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, stdout + stderr
     assert (project / "rep" / "claims.json").read_text() == complete
     data = _claims(report.partial_path(project / "rep"))
