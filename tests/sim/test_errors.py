@@ -463,11 +463,16 @@ def test_streams_accepts_zero_and_numpy_integer_seeds():
 
 
 def test_planted_multiclass_with_an_unreachable_margin_raises_instead_of_looping():
-    # Two classes in d = 1 whose unit rows coincide leave every gap at 0.
+    # Three classes in d = 1: of three unit rows (each +1 or -1) two coincide, whose gap
+    # is 0 for every point, however often the rows are redrawn.
     from sim.data.separable import planted_multiclass
 
-    with pytest.raises(InputError, match="could not draw"):
-        planted_multiclass(5, 1, 2, np.random.default_rng(1))
+    with pytest.raises(InputError, match="could not draw 3 score directions in R\\^1"):
+        planted_multiclass(5, 1, 3, np.random.default_rng(1))
+    # two classes in d = 1: a coinciding pair of rows (this seed's first draw) is redrawn
+    # until the rows are +1 and -1, and the points can be drawn
+    X, y = planted_multiclass(5, 1, 2, np.random.default_rng(1))
+    assert X.shape == (5, 1) and set(y.tolist()) <= {0, 1}
     with pytest.raises(InputError, match="margin"):
         planted_multiclass(5, 3, 3, np.random.default_rng(0), margin=float("nan"))
 
