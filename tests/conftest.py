@@ -1,5 +1,5 @@
 """Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py),
-and no claim cache in the paper-checks runs that tests start.
+and no claim cache in the developer suite (nor in the paper-checks runs its tests start).
 
 Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
@@ -25,13 +25,23 @@ settings.register_profile("thorough", parent=settings.get_profile("dev"), max_ex
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _no_claim_cache_in_spawned_runs():
-    """The paper-checks runs that tests start (pytester, subprocesses) measure every claim:
-    they never read or write the user's claim cache. Tests of the cache pass --cache-dir."""
-    before = os.environ.get("PAPER_CHECKS_CACHE")
+_CACHE_BEFORE = pytest.StashKey[str | None]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """No claim cache for the developer suite: neither the paper-checks runs that tests
+    start (pytester, subprocesses) nor this process's own trained runs read or write the
+    user's cache; tests of the cache pass --cache-dir. Set before the plugin configures
+    the cache (tryfirst), which is when it decides where trained runs go."""
+    config.stash[_CACHE_BEFORE] = os.environ.get("PAPER_CHECKS_CACHE")
     os.environ["PAPER_CHECKS_CACHE"] = "off"
-    yield
+
+
+def pytest_unconfigure(config):
+    if _CACHE_BEFORE not in config.stash:
+        return
+    before = config.stash[_CACHE_BEFORE]
     if before is None:
         os.environ.pop("PAPER_CHECKS_CACHE", None)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 import textwrap
 
@@ -192,3 +193,10 @@ def test_without_the_cache_or_a_share_folder_every_call_computes(monkeypatch):
     for _ in range(2):
         runshare.shared("toy-run", "k", lambda: calls.append(1), _save, _load)
     assert calls == [1, 1]
+
+
+def test_the_developer_suite_never_uses_the_users_claim_cache():
+    """tests/conftest.py turns the cache off before the plugin configures it: the trained
+    runs of this process (and of the runs tests start) stay out of the user's cache."""
+    assert os.environ.get("PAPER_CHECKS_CACHE") == "off"
+    assert runshare.cache_folder() is None, runshare.cache_folder()
