@@ -577,12 +577,13 @@ def _draw(family: str, seed: int, scale: Scale) -> tuple[Drawn, TransformerConfi
     return drawn, config
 
 
-def _fit(family: str, seed: int, scale: Scale) -> dict:
+def _fit(family: str, seed: int, scale: Scale, drawn: tuple | None = None) -> dict:
     """Train the run's network (in a worker on a CPU, in this process on a GPU): its
     weights, its starting point's weights, the final training loss, the seconds it took,
     and (in a worker) the kernels it ran on and the embeddings of the probe sequences
-    (float64 tensors keyed "which/data/position"), computed there on the same kernels."""
-    drawn, config = _draw(family, seed, scale)
+    (float64 tensors keyed "which/data/position"), computed there on the same kernels.
+    ``drawn``: the run's (Drawn, config) from :func:`_draw`, when the caller has them."""
+    drawn, config = drawn or _draw(family, seed, scale)
     start = time.perf_counter()
     with fixed_threads(RUN_THREADS):
         t = train_transformer(config, drawn.train, steps=scale.steps_for(family),
@@ -660,8 +661,8 @@ def _train_shared(family: str, seed: int, scale: Scale, folders: dict) -> None:
     for k in [k for k, v in folders.items() if v is None]:
         os.environ.pop(k, None)
     try:
-        _shared(family, seed, scale, _draw(family, seed, scale)[1],
-                lambda: _fit(family, seed, scale))
+        drawn = _draw(family, seed, scale)
+        _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn))
     finally:
         for k, v in before.items():
             if v is None:
