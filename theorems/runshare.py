@@ -61,17 +61,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 def shared(name: str, key: object, compute: Callable[[], T],
            save: Callable[[T, Path], None], load: Callable[[Path], T], *,
-           module: str | None = None) -> T:
+           module: str | None = None, stack: dict | None = None) -> T:
     """``compute()``, or the result stored under (``name``, ``key``) by another process of
     the same run or, with the cache on, by an earlier run. ``key`` must determine the result
     given the source of ``module`` (default: the caller's module) and what it imports (its
     ``repr`` is hashed); ``save(result, path)`` writes it and ``load(path)`` reads it back.
     The file is written under a temporary name and renamed, so a process that dies while
-    saving leaves nothing another could load."""
+    saving leaves nothing another could load. ``stack``: the numerical stack the cache key
+    records (default: this process's, :func:`theorems._keys.stack`); a worker that computes
+    on another process's behalf, on kernels pinned differently, passes that process's."""
     cache = cache_folder()
     if cache is not None:
         caller = module or sys._getframe(1).f_globals.get("__name__", "")
-        return _cached(cache, name, key, caller, compute, save, load)
+        return _cached(cache, name, key, caller, compute, save, load, stack)
     folder = share_folder()
     if folder is None:
         return compute()
@@ -87,17 +89,19 @@ def shared(name: str, key: object, compute: Callable[[], T],
         return result
 
 
-def run_key(name: str, key: object, module: str) -> dict:
-    """The cache key of a shared result computed by ``module``."""
+def run_key(name: str, key: object, module: str, stack: dict | None = None) -> dict:
+    """The cache key of a shared result computed by ``module`` (on ``stack``, default this
+    process's)."""
     from theorems import _keys, cache
     return {"schema": cache.SCHEMA, "kind": "run", "name": name, "key": repr(key),
             "sources": _keys.source_closure([module, "theorems.runshare"]),
-            "stack": _keys.stack(), "settings": cache.settings()}
+            "stack": _keys.stack() if stack is None else stack, "settings": cache.settings()}
 
 
-def _cached(folder: Path, name: str, key: object, module: str, compute, save, load):
+def _cached(folder: Path, name: str, key: object, module: str, compute, save, load,
+            stack: dict | None = None):
     from theorems import cache
-    full = run_key(name, key, module)
+    full = run_key(name, key, module, stack)
     runs = folder / f"v{cache.SCHEMA}" / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     entry = runs / f"{name}-{cache.digest(full)[:32]}"

@@ -11,6 +11,7 @@ import torch
 from sim import streams
 from sim.bayes import RectangleGame
 from sim.errors import InputError
+from theorems import _keys
 from theorems.runshare import CACHE_ENV, SHARE_ENV
 from theorems.zhang2024 import runs
 from theorems.zhang2024.runs import FAMILIES, SCALES, cell_tokens, current_scale, run
@@ -211,25 +212,35 @@ def test_prepare_starts_nothing_where_workers_would_not_help(monkeypatch, tmp_pa
         runs.prepare([("gpt", 0)], scale)
 
 
-def test_under_pytest_n_the_first_worker_trains_runs_into_the_share_folder(monkeypatch, tmp_path):
-    """In the background, for every worker: a worker that then needs the run loads it from
-    the share folder, the same bits as a run trained on demand in a serial run."""
-    scale = dataclasses.replace(TINY, name="tiny-background")
+@pytest.mark.parametrize("folder", [SHARE_ENV, CACHE_ENV])
+def test_prepared_runs_are_trained_into_the_share_folder_or_the_cache(monkeypatch, tmp_path,
+                                                                      folder):
+    """Under pytest -n (a share folder; the first worker prepares for every worker) or with
+    the claim cache on: trained in the background into the folder, and a process that then
+    needs the run loads it, the same bits as a run trained on demand in a serial run."""
+    scale = dataclasses.replace(TINY, name=f"tiny-background-{folder}")
     monkeypatch.setattr(runs, "workers", lambda: 2)
-    monkeypatch.setenv(SHARE_ENV, str(tmp_path))
-    monkeypatch.delenv(CACHE_ENV, raising=False)  # the share folder, not the claim cache
+    for name in (SHARE_ENV, CACHE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(folder, str(tmp_path))
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    # this process's kernels differ from the pinned worker's (as on an AVX-512 host): the
+    # cache entry must still be keyed on this process's stack, or it would never be found
+    host = {**_keys.stack(), "torch_cpu_capability": "the host's own"}
+    monkeypatch.setattr(_keys, "stack", lambda: host)
     wanted = [("eg", 0), ("rect", 1)]
     assert runs.prepare(wanted, scale) == 2
     assert runs.prepare(wanted, scale) == 0  # already training: nothing starts twice
     for family, seed in wanted:
         assert runs._BACKGROUND[(family, seed, scale)].result(timeout=120) is None
-    stored = sorted(p.name for p in tmp_path.glob("zhang2024-*.bin"))
+    pattern = "zhang2024-*.bin" if folder == SHARE_ENV else "v*/runs/zhang2024-*/data.bin"
+    stored = sorted(p.relative_to(tmp_path).parts[-1 if folder == SHARE_ENV else -2]
+                    for p in tmp_path.glob(pattern))
     assert [n.split("-")[1:3] for n in stored] == [["eg", "0"], ["rect", "1"]], stored
     with monkeypatch.context() as m:  # loaded from the folder: nothing is trained again
         m.setattr(runs, "_train", lambda *a: pytest.fail(f"{a} trained again"))
         loaded = {k: runs.build(*k, scale) for k in wanted}
-    monkeypatch.delenv(SHARE_ENV)
+    monkeypatch.delenv(folder)
     for (family, seed), got in loaded.items():
         here = runs.build(family, seed, scale)  # trained here, as in a serial run
         for (name, a), (_, b) in zip(got.trained.state_dict().items(),

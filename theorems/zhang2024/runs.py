@@ -55,7 +55,8 @@ from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
 from sim.threads import RUN_THREADS, fixed_threads
-from theorems.runshare import CACHE_ENV, SHARE_ENV, share_folder, shared
+from theorems import _keys
+from theorems.runshare import CACHE_ENV, SHARE_ENV, cache_folder, share_folder, shared
 
 __all__ = ["FAMILIES", "MODELS", "POSITIONS", "SCALES", "SCALE_ENV", "Family", "Run", "Scale",
            "cell_tokens", "current_scale", "prepare", "run"]
@@ -642,27 +643,29 @@ _RUNS: dict[tuple[str, int, Scale], Run] = {}  # the runs this process holds
 
 
 def _shared(family: str, seed: int, scale: Scale, config: TransformerConfig,
-            compute: Callable[[], dict]) -> dict:
+            compute: Callable[[], dict], stack: dict | None = None) -> dict:
     """``compute()``, or the run's weights stored by another process of the same run (or
     by an earlier run, with the cache on): :func:`theorems.runshare.shared`, whose lock
     makes the first process that asks train and the others load."""
     return shared(f"zhang2024-{family}-{seed}", (family, seed, scale, config, RUN_THREADS,
                                                 _device(), TRAINING_KERNELS),
                   compute, lambda r, p: torch.save(r, p),
-                  lambda p: torch.load(p, weights_only=True))
+                  lambda p: torch.load(p, weights_only=True), stack=stack)
 
 
-def _train_shared(family: str, seed: int, scale: Scale, folders: dict) -> None:
+def _train_shared(family: str, seed: int, scale: Scale, folders: dict, stack: dict) -> None:
     """In a worker of :func:`_pool`: train the run into the share folder or the cache that
     ``folders`` names (the submitting process's settings, not those the worker started
-    with), unless another process did or is doing so."""
+    with), unless another process did or is doing so; cached under the submitting
+    process's ``stack`` (the worker's own reports its pinned torch kernels, so the process
+    that later asks for the run would not find it)."""
     before = {k: os.environ.get(k) for k in folders}
     os.environ.update({k: v for k, v in folders.items() if v is not None})
     for k in [k for k, v in folders.items() if v is None]:
         os.environ.pop(k, None)
     try:
         drawn = _draw(family, seed, scale)
-        _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn))
+        _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn), stack)
     finally:
         for k, v in before.items():
             if v is None:
@@ -719,20 +722,23 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
     that needs a run first trains it itself, and the lock of :func:`theorems.runshare.shared`
     makes whichever process comes second load it. Without this the pytest workers, which
     train what they need when they need it, left a core idle whenever one waited for a run.
+    With the claim cache on (and no share folder) the workers, one per CPU, likewise load
+    each run from the cache or train it into the cache, so that a later run reuses it.
     A background training that fails leaves nothing in the folder: the worker that needs
     the run trains it again and reports the failure."""
     wanted = [_checked(f, s, scale) for f, s in needs]
     if _device() != "cpu" or workers() < 2:
         return 0
-    background = share_folder() is not None
-    if background and os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+    background = share_folder() is not None or cache_folder() is not None
+    if share_folder() is not None and os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
         return 0
     started = _BACKGROUND if background else _PENDING
+    stack = _keys.stack() if cache_folder() is not None else None
     todo = [k for k in dict.fromkeys(wanted) if k not in started and k not in _RUNS]
     for key in todo:
         if background:
             folders = {k: os.environ.get(k) for k in (SHARE_ENV, CACHE_ENV)}
-            _BACKGROUND[key] = _pool("background").submit(_train_shared, *key, folders)
+            _BACKGROUND[key] = _pool("background").submit(_train_shared, *key, folders, stack)
         else:
             _PENDING[key] = _pool().submit(_fit, *key)
     return len(todo)
@@ -741,11 +747,11 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
 def _pool(kind: str = "train") -> ProcessPoolExecutor:
     """Worker processes that train on a CPU, started once per kind with
     :data:`TRAINING_KERNELS`: ``train``, one per CPU, or one under ``pytest -n`` (whose
-    workers already use every core); ``background``, the one process of :func:`prepare`
-    under ``pytest -n``. loky's executor (joblib's): fresh interpreters that, unlike
+    workers already use every core); ``background``, the processes of :func:`prepare` that
+    train into the share folder or the cache (one under ``pytest -n``, else one per CPU). loky's executor (joblib's): fresh interpreters that, unlike
     multiprocessing's spawn, do not re-run the caller's main script."""
     if kind not in _POOLS:
-        n = 1 if kind == "background" or share_folder() is not None else workers()
+        n = 1 if share_folder() is not None else workers()
         if not _POOLS:
             atexit.register(_shutdown)
         _POOLS[kind] = ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS))
