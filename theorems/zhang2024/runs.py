@@ -654,24 +654,18 @@ def _shared(family: str, seed: int, scale: Scale, config: TransformerConfig,
 
 
 def _train_shared(family: str, seed: int, scale: Scale, folders: dict, stack: dict) -> None:
-    """In a worker of :func:`_pool`: train the run into the share folder or the cache that
-    ``folders`` names (the submitting process's settings, not those the worker started
-    with), unless another process did or is doing so; cached under the submitting
-    process's ``stack`` (the worker's own reports its pinned torch kernels, so the process
-    that later asks for the run would not find it)."""
-    before = {k: os.environ.get(k) for k in folders}
-    os.environ.update({k: v for k, v in folders.items() if v is not None})
-    for k in [k for k, v in folders.items() if v is None]:
-        os.environ.pop(k, None)
-    try:
-        drawn = _draw(family, seed, scale)
-        _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn), stack)
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """In a worker of the ``background`` pool: train the run into the share folder or the
+    cache that ``folders`` names (the submitting process's settings, set afresh for each
+    task, not those the worker started with), unless another process did or is doing so;
+    cached under the submitting process's ``stack`` (the worker's own reports its pinned
+    torch kernels, so the process that later asks for the run would not find it)."""
+    for k, v in folders.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    drawn = _draw(family, seed, scale)
+    _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn), stack)
 
 
 def build(family: str, seed: int, scale: Scale) -> Run:
@@ -701,7 +695,7 @@ def build(family: str, seed: int, scale: Scale) -> Run:
 # --- preparing runs in worker processes ----------------------------------------------------------
 
 _PENDING: dict[tuple[str, int, Scale], Future] = {}  # prepared runs this process will build
-_BACKGROUND: dict[tuple[str, int, Scale], Future] = {}  # runs trained into the share folder
+_BACKGROUND: dict[tuple[str, int, Scale], Future] = {}  # trained into the share folder or cache
 _POOLS: dict[str, ProcessPoolExecutor] = {}
 
 
@@ -733,11 +727,11 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
     if share_folder() is not None and os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
         return 0
     started = _BACKGROUND if background else _PENDING
+    folders = {k: os.environ.get(k) for k in (SHARE_ENV, CACHE_ENV)}
     stack = _keys.stack() if cache_folder() is not None else None
     todo = [k for k in dict.fromkeys(wanted) if k not in started and k not in _RUNS]
     for key in todo:
         if background:
-            folders = {k: os.environ.get(k) for k in (SHARE_ENV, CACHE_ENV)}
             _BACKGROUND[key] = _pool("background").submit(_train_shared, *key, folders, stack)
         else:
             _PENDING[key] = _pool().submit(_fit, *key)
@@ -748,8 +742,9 @@ def _pool(kind: str = "train") -> ProcessPoolExecutor:
     """Worker processes that train on a CPU, started once per kind with
     :data:`TRAINING_KERNELS`: ``train``, one per CPU, or one under ``pytest -n`` (whose
     workers already use every core); ``background``, the processes of :func:`prepare` that
-    train into the share folder or the cache (one under ``pytest -n``, else one per CPU). loky's executor (joblib's): fresh interpreters that, unlike
-    multiprocessing's spawn, do not re-run the caller's main script."""
+    train into the share folder or the cache (one under ``pytest -n``, else one per CPU).
+    loky's executor (joblib's): fresh interpreters that, unlike multiprocessing's spawn, do
+    not re-run the caller's main script."""
     if kind not in _POOLS:
         n = 1 if share_folder() is not None else workers()
         if not _POOLS:
