@@ -18,6 +18,8 @@ once, to report.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +100,55 @@ class ProbeResult:
     scores: dict  # statistic name -> float (means over targets)
     per_target: dict = field(default_factory=dict)  # statistic name -> array over targets
     predictions: np.ndarray | None = None  # on the test split, float64
+
+    def save(self, file) -> None:
+        """Write the result to ``file`` (a path or binary file) as an ``.npz`` archive that
+        :meth:`load` reads back exactly: arrays bit for bit, and each value of ``choice``
+        and ``scores`` with its type (a plain or NumPy scalar, or a string)."""
+        meta = {"kind": self.kind, "choice": _tagged("choice", self.choice),
+                "scores": _tagged("scores", self.scores), "per_target": sorted(self.per_target),
+                "predictions": self.predictions is not None}
+        arrays = {f"per_target_{i}": np.asarray(self.per_target[k])
+                  for i, k in enumerate(meta["per_target"])}
+        if self.predictions is not None:
+            arrays["predictions"] = np.asarray(self.predictions)
+        if isinstance(file, (str, os.PathLike)):  # np.savez would append ".npz" to a path
+            with open(file, "wb") as fh:
+                np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        else:
+            np.savez(file, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, file) -> "ProbeResult":
+        """The result :meth:`save` wrote to ``file``; no pickles are read."""
+        with np.load(file, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            per_target = {k: z[f"per_target_{i}"] for i, k in enumerate(meta["per_target"])}
+            predictions = z["predictions"] if meta["predictions"] else None
+        return cls(meta["kind"], _untagged(meta["choice"]), _untagged(meta["scores"]),
+                   per_target, predictions)
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _tagged(name: str, values: dict) -> list:
+    """``values`` as [key, type, value] triples, so that a NumPy scalar comes back as one."""
+    out = []
+    for k, v in values.items():
+        if isinstance(v, np.generic) and v.dtype.kind in "biuf":
+            out.append([k, v.dtype.str, v.item()])
+        elif type(v) in _SCALARS:
+            out.append([k, type(v).__name__, v])
+        else:
+            raise errors.InputTypeError(f"a probe result's {name}[{k!r}] must be a number or a "
+                                        f"string to be saved; got {type(v).__name__}")
+    return out
+
+
+def _untagged(triples: list) -> dict:
+    plain = {t.__name__: t for t in _SCALARS}
+    return {k: plain[t](v) if t in plain else np.dtype(t).type(v) for k, t, v in triples}
 
 
 def _inputs(H, Y, sp: Split, target_name: str = "targets", *, r2: bool = True):

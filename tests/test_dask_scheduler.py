@@ -95,8 +95,9 @@ def project(tmp_path_factory):
     (root / "toydask" / "thm.py").write_text(THEOREM)
     (root / "paper_checks").mkdir()
     (root / "paper_checks" / "test_toy.py").write_text(TESTS)
-    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:benchmark\n"
-                                     "markers =\n    claim(id): claim\n    slow: slow\n")
+    # the plugins no toy claim uses stay off, as in tests/toyrepo.py
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:benchmark -p no:hypothesispytest "
+                                     "-p no:anyio\nmarkers =\n    claim(id): claim\n    slow: slow\n")
     return root
 
 

@@ -45,7 +45,9 @@ def write(root: Path, conftest: str, tests: str,
 
     It holds ``paper_checks/conftest.py`` and ``paper_checks/test_toy.py`` (the texts
     given) and a ``pytest.ini`` that declares the ``claim`` and ``slow`` markers and turns
-    pytest-benchmark off, as the project's own configuration does (it warns under xdist).
+    pytest-benchmark off, as the project's own configuration does (it warns under xdist),
+    and the Hypothesis and anyio plugins, which no toy claim uses (importing them is a
+    second of every toy run and of each of its xdist workers).
     The plugin is the installed one: nothing of it is copied. ``package``, a name and its
     modules' texts by file name, is a package of the repository's own beside paper_checks/
     for the toy claims to measure with; the ini then puts the repository on the path, so
@@ -64,6 +66,6 @@ def write(root: Path, conftest: str, tests: str,
     (checks / "conftest.py").write_text(conftest, encoding="utf-8")
     (checks / "test_toy.py").write_text(tests, encoding="utf-8")
     (root / "pytest.ini").write_text(
-        "[pytest]\naddopts = -p no:benchmark\n" + pythonpath
+        "[pytest]\naddopts = -p no:benchmark -p no:hypothesispytest -p no:anyio\n" + pythonpath
         + "markers =\n    claim(id): claim\n    slow: slow\n", encoding="utf-8")
     return root

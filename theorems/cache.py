@@ -4,8 +4,8 @@ The paper-checks plugin stores every claim's :class:`~theorems.base.Evidence` (w
 figures) after measuring it, and reuses it when the same claim is checked again with nothing
 changed. "Nothing changed" is the key (:meth:`Cache.evidence_key`): the claim's parameters
 (id, statement, criteria and their thresholds, declared and selected seeds, statistic,
-expect, the functions it calls), the source of every project module those functions and
-the claim's theorem module may import (:func:`theorems._keys.source_closure`), the settings
+expect, the functions it calls and the arguments bound to them), the source of every
+project module those functions may import (:func:`theorems._keys.source_closure`), the settings
 that change results (the scale, ``REPRESENTATION_THEOREMS_*`` variables, math threads), the
 versions of Python and the numerical stack, the machine, torch's CPU capability, the device
 and :data:`SCHEMA`. Editing a file re-checks exactly the claims whose closure holds it.
@@ -108,10 +108,15 @@ def _primitive(value, depth: int = 0):
 
 
 def fingerprint(fn, depth: int = 0) -> dict | None:
-    """Where a claim's function is defined, and the plain data it closes over."""
+    """Where a claim's function is defined, and the plain data it closes over or is bound
+    to (a ``functools.partial``'s arguments, outermost first)."""
     if fn is None:
         return None
+    bound = []
     while hasattr(fn, "func") and hasattr(fn, "args"):  # functools.partial
+        keywords = getattr(fn, "keywords", None) or {}
+        bound.append([[_primitive(a, depth) for a in fn.args],
+                      [[k, _primitive(keywords[k], depth)] for k in sorted(keywords)]])
         fn = fn.func
     inner = getattr(fn, "__func__", fn)
     out = {"module": getattr(inner, "__module__", None) or type(fn).__module__,
@@ -119,6 +124,8 @@ def fingerprint(fn, depth: int = 0) -> dict | None:
     cells = getattr(inner, "__closure__", None) or ()
     out["cells"] = [_primitive(_cell(c), depth) for c in cells]
     out["defaults"] = [_primitive(d, depth) for d in (getattr(inner, "__defaults__", None) or ())]
+    if bound:
+        out["bound"] = bound
     return out
 
 
@@ -130,15 +137,18 @@ def _cell(cell):
 
 
 def _modules_of(claim: Claim) -> list[str]:
-    """The modules a claim's key starts from: its theorem's module and those of its
-    functions (and of the functions they close over)."""
-    from theorems import registry
-    found = [type(t).__module__ for t in registry.all_theorems() if claim.id.startswith(t.id + ".")]
+    """The modules a claim's key starts from: those of its functions (and of the functions
+    they close over or are bound to). The module that builds the claim enters the key only
+    through them: what it states (statement, criteria, seeds) is in the claim's parameters,
+    what it passes to a shared function is in that function's fingerprint, and a function
+    it defines is walked. So a key never needs the registry, and looking one up imports
+    nothing the claim does not."""
+    found: list = []
 
     def walk(fp):
         if isinstance(fp, dict):
             found.append(fp.get("module"))
-            for v in fp.get("cells", []) + fp.get("defaults", []):
+            for v in fp.get("cells", []) + fp.get("defaults", []) + fp.get("bound", []):
                 walk(v)
         elif isinstance(fp, list):
             for v in fp:

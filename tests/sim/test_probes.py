@@ -189,3 +189,29 @@ def test_bad_targets_are_refused():
             softmax_probe(H, np.full((600, 2), 0.5), SP, alphas=alphas)
     with pytest.raises(InputError, match="alphas"):
         ridge_probe(H, Y[:, 0], SP, alphas=(0.0,))
+
+
+@pytest.mark.parametrize("kind", ["softmax", "mlp"])
+def test_a_saved_probe_result_loads_back_exactly(tmp_path, kind):
+    """What another process of a run loads (theorems.zhang2024.probing) is the fitted result
+    itself: arrays bit for bit, every choice and score with its type."""
+    rng = streams(3).data
+    H = rng.standard_normal((60, 4))
+    sp = split(60, 12, 12)
+    if kind == "softmax":
+        P = np.exp(H @ rng.standard_normal((4, 3)))
+        res = softmax_probe(H, P / P.sum(1, keepdims=True), sp, alphas=(1e-2,), maxiter=50)
+    else:
+        res = mlp_probe(H, np.sin(H[:, :2]), sp, hidden=(8,), alphas=(1e-2,), tol=1e-2, patience=5)
+    res.choice["np_scalar"] = np.float32(0.1)  # a NumPy scalar comes back as one
+    res.save(tmp_path / "probe.bin")  # any name: nothing is appended to it
+    back = type(res).load(tmp_path / "probe.bin")
+    assert back.kind == res.kind and back.choice == res.choice and back.scores == res.scores
+    assert [type(v) for v in back.choice.values()] == [type(v) for v in res.choice.values()]
+    assert [type(v) for v in back.scores.values()] == [type(v) for v in res.scores.values()]
+    assert back.predictions.tobytes() == res.predictions.tobytes()
+    assert back.per_target.keys() == res.per_target.keys() and all(
+        back.per_target[k].tobytes() == np.asarray(v).tobytes() for k, v in res.per_target.items())
+    res.choice["bad"] = [1, 2]
+    with pytest.raises(TypeError, match=r"choice\['bad'\] must be a number or a string"):
+        res.save(tmp_path / "other.bin")

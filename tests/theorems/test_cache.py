@@ -7,6 +7,7 @@ tested end to end in tests/test_claim_cache.py.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -16,7 +17,7 @@ import textwrap
 
 import pytest
 
-from theorems import _keys, cache, runshare
+from theorems import _keys, cache, registry, runshare
 from theorems.base import Claim, Measurement
 from theorems.tolerances import Threshold
 
@@ -107,6 +108,26 @@ def test_the_evidence_key_covers_parameters_seeds_settings_and_stack(tmp_path, m
     variants.append(store.evidence_key(claim, (0, 1)))
     digests = {cache.digest(k) for k in [key, *variants]}
     assert len(digests) == len(variants) + 1
+
+
+def test_the_arguments_a_partial_binds_and_the_modules_of_its_function_enter_the_key(package,
+                                                                                  monkeypatch):
+    """A claim built in one module around another module's function: the arguments it binds
+    are in the key, and so is the closure of the function's module, found without the
+    registry (a key imports nothing the claim does not)."""
+    package("shared", "def measure(seed, steps=10):\n    return steps\n")
+    from toypkg import shared
+
+    def discover():
+        raise AssertionError("a key looked the registered theorems up")
+    monkeypatch.setattr(registry, "all_theorems", discover)
+    monkeypatch.setattr(registry, "all_claims", discover)
+    store = cache.Cache(".", math_threads=1)
+    keys = [store.evidence_key(_claim(measure=functools.partial(shared.measure, steps=n)), (0,))
+            for n in (10, 20)]
+    assert keys[0]["claim"]["functions"]["measure"]["bound"] == [[[], [["steps", "10"]]]]
+    assert cache.digest(keys[0]) != cache.digest(keys[1])
+    assert "toypkg.shared" in keys[0]["sources"]
 
 
 def test_an_entry_round_trips_exactly_and_a_stale_one_is_refused(tmp_path):

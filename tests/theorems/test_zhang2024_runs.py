@@ -11,6 +11,7 @@ import torch
 from sim import streams
 from sim.bayes import RectangleGame
 from sim.errors import InputError
+from sim.probes import softmax_probe
 from theorems import _keys
 from theorems.runshare import CACHE_ENV, SHARE_ENV
 from theorems.zhang2024 import runs
@@ -287,3 +288,31 @@ def test_the_belief_certificate_refuses_shuffled_or_contradictory_labels():
     b[1] = np.roll(b[0], 1)
     margin, outcome = belief_certificate(H, b, np.arange(120))
     assert (margin, outcome) == (0.0, "not separable")
+
+
+@pytest.mark.parametrize("folder", [SHARE_ENV, CACHE_ENV])
+def test_a_probe_fit_is_shared_through_the_share_folder_or_the_cache(monkeypatch, tmp_path,
+                                                                     folder):
+    """Two claims on two pytest workers that probe one run alike fit the probe once: the
+    second process (here: the same run rebuilt, its memo empty) loads the first's fit, the
+    same bits; another target, or no folder at all, is fitted afresh."""
+    from theorems.zhang2024 import probing
+    scale = dataclasses.replace(TINY, name=f"tiny-probe-{folder}")
+    for name in (SHARE_ENV, CACHE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(folder, str(tmp_path))
+    r = runs.build("hmm", 0, scale)
+    first = probing.fit(r, "softmax", "b_T", r.targets()["b_T"], alphas=(1e-2,), maxiter=30)
+    fits = []
+    monkeypatch.setitem(probing.PROBES, "softmax",
+                        lambda *a, **k: fits.append(a) or softmax_probe(*a, **k))
+    again = runs.build("hmm", 0, scale)
+    loaded = probing.fit(again, "softmax", "b_T", again.targets()["b_T"], alphas=(1e-2,), maxiter=30)
+    assert not fits and loaded.scores == first.scores
+    assert loaded.predictions.tobytes() == first.predictions.tobytes()
+    probing.fit(again, "softmax", "z_T", again.targets()["z_T"], alphas=(1e-2,), maxiter=30)
+    assert len(fits) == 1  # another target: another key
+    monkeypatch.delenv(folder)
+    probing.fit(runs.build("hmm", 0, scale), "softmax", "b_T", r.targets()["b_T"],
+                alphas=(1e-2,), maxiter=30)
+    assert len(fits) == 2  # no folder: every process fits its own

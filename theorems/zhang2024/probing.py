@@ -18,11 +18,14 @@ the spec proposes a direction the claim is judged against these baselines.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
 import numpy as np
 
 from sim.probes import ProbeResult, mlp_probe, ridge_probe, softmax_probe
+from sim.threads import RUN_THREADS
+from theorems.runshare import shared
 from theorems.zhang2024 import runs
 
 __all__ = ["PAPER", "SEEDS", "SOURCES", "STATISTIC", "TAG", "fit", "needs", "scores",
@@ -56,8 +59,29 @@ def fit(run_: runs.Run, kind: str, target: str, Y: np.ndarray, source: str = "tr
     if kind not in PROBES:
         raise ValueError(f"kind must be one of {sorted(PROBES)}; got {kind!r}")
     key = ("probe", kind, target, source, data, position, tuple(sorted(options.items())))
-    return run_.memo(key, lambda: PROBES[kind](run_.features(source, data, position), Y,
-                                                run_.split, **options))
+    return run_.memo(key, lambda: _fit_shared(run_, kind, run_.features(source, data, position),
+                                              Y, options))
+
+
+def _fit_shared(run_: runs.Run, kind: str, H: np.ndarray, Y: np.ndarray, options: dict) -> ProbeResult:
+    """The fit, or the same fit made by another process of the run (under ``pytest -n``
+    two claims on two workers often probe one run alike) or, with the claim cache on, by an
+    earlier run: :func:`theorems.runshare.shared`, keyed by the probe, its options and the
+    digests of the very features, targets and split it is fitted on. The closed-form ridge
+    is refitted instead: it costs less than the file."""
+    compute = lambda: PROBES[kind](H, Y, run_.split, **options)  # noqa: E731
+    if kind == "ridge":
+        return compute()
+    sp = run_.split
+    key = (kind, tuple(sorted(options.items())), RUN_THREADS,
+           *(_digest(a) for a in (H, Y, sp.train, sp.val, sp.test)))
+    return shared(f"zhang2024-probe-{run_.family.name}-{run_.seed}", key, compute,
+                  lambda res, path: res.save(path), ProbeResult.load)
+
+
+def _digest(a: np.ndarray) -> tuple:
+    a = np.ascontiguousarray(a)
+    return a.dtype.str, a.shape, hashlib.sha256(a.tobytes()).hexdigest()
 
 
 def scores(res: ProbeResult, names=None) -> dict:
