@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 THEOREM = '''
 import os
+import subprocess
+import sys
 
+from theorems import scheduler
 from theorems.base import Claim, Measurement, Theorem
 from theorems.tolerances import Threshold
 
@@ -43,6 +46,31 @@ def _dies(seed):
             fh.write(f"{seed}\\n")
         os._exit(3)  # the worker process dies mid-measurement
     return Measurement({"err": 0.5})
+
+
+def _train(seed):  # a background task on the cluster, or the serial run's own training
+    with open(os.environ["TOY_TRAINED"], "a") as fh:
+        fh.write(f"{seed}\\n")
+
+
+def _prepare(seeds):
+    for s in seeds:
+        if not scheduler.background(f"toydask-train-{s}", _train, s):
+            _train(s)
+
+
+def _trained(seed):  # measured only once its training finished
+    with open(os.environ["TOY_TRAINED"]) as fh:
+        if str(seed) not in fh.read().split():
+            raise RuntimeError(f"seed {seed} measured before it was trained")
+    # a helper process that must not outlive the worker, in a session of its own (as a
+    # training pool's processes are: killing the worker's process group does not end them)
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                              start_new_session=True)
+    scheduler.at_close(helper.kill)
+    with open(os.environ["TOY_TRAINED"] + ".helpers", "a") as fh:
+        fh.write(f"{helper.pid}\\n")
+    return Measurement({"err": 0.25 + 0.01 * seed})
 
 
 def _claim(aspect, spec, measure, **kw):
@@ -77,14 +105,16 @@ class ToyTheorem(Theorem):
                 _claim("bad", 2, _bad, seeds=(0, 1)),
                 _claim("refuted", 3, _bad, seeds=(0, 1, 2), statistic="median",
                        expect="fail", expect_reason="the toy bound is known to fail"),
-                _claim("dies", 4, _dies))
+                _claim("dies", 4, _dies),
+                _claim("trained", 5, _trained, seeds=(0, 1), prepare=_prepare),
+                _claim("trained_too", 6, _trained, seeds=(0, 1), prepare=_prepare))
 '''
 
 TESTS = "import pytest\n" + "".join(f'''
 @pytest.mark.claim("toydask.thm.{name}")
 def test_{name}(evidence):
     evidence.assert_ok()
-''' for name in ("ok", "bad", "refuted", "dies"))
+''' for name in ("ok", "bad", "refuted", "dies", "trained", "trained_too"))
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +147,38 @@ def _pytest(project: Path, report: str, *args, **env):
     return out, {c["id"]: c for c in data["claims"]}, data["provenance"]
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
 def test_the_local_scheduler_gives_the_serial_runs_values_and_verdicts(project):
-    serial, rows, _ = _pytest(project, "serial", "-k", "not dies")
-    dask, on_dask, prov = _pytest(project, "dask", "-k", "not dies", "--scheduler", "local")
+    serial, rows, _ = _pytest(project, "serial", "-k", "not dies",
+                              TOY_TRAINED=str(project / "trained-serial.txt"))
+    dask, on_dask, prov = _pytest(project, "dask", "-k", "not dies", "--scheduler", "local",
+                                  TOY_TRAINED=str(project / "trained-dask.txt"))
     assert dask.returncode == serial.returncode == 1, dask.stdout + dask.stderr  # test_bad
     assert prov["run"]["execution"]["scheduler"] == "local"
-    measured = {"toydask.thm.ok", "toydask.thm.bad", "toydask.thm.refuted"}
+    # the trainings the claims prepare are tasks of their own, once per key for both
+    # claims, each finished before a measurement that needs it started
+    assert sorted((project / "trained-dask.txt").read_text().split()) == ["0", "1"]
+    # what a measurement started and registered with scheduler.at_close ended with the
+    # process that started it: with the serial run, and with each worker of the cluster
+    for run in ("serial", "dask"):
+        helpers = (project / f"trained-{run}.txt.helpers").read_text().split()
+        assert len(helpers) == 4 and not [pid for pid in helpers if _alive(int(pid))], run
+    measured = {"toydask.thm.ok", "toydask.thm.bad", "toydask.thm.refuted",
+                "toydask.thm.trained", "toydask.thm.trained_too"}
     assert {c for c, r in on_dask.items() if r["verdict"] != "error"} == measured
     for cid in measured:
         row = rows[cid]

@@ -69,7 +69,9 @@ Dask: ``--scheduler local`` (a LocalCluster) or ``--scheduler tcp://HOST:PORT`` 
 scheduler) measures the (claim, seed) pairs the cache does not hold as tasks on Dask
 workers, which resolve the claims by id (:mod:`theorems.scheduler`); the controller judges
 each claim from its seeds' measurements, so values and verdicts are the serial run's, and
-writes the report. It cannot be combined with ``-n``.
+writes the report. A claim's ``prepare`` runs on the controller, seed by seed: the trainings it
+submits through :func:`theorems.scheduler.background` are tasks of their own, which the
+seed's measurement waits for. It cannot be combined with ``-n``.
 
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
@@ -354,13 +356,13 @@ def pytest_collection_finish(session):
         seeds = tuple(claim.seeds if selected is None else selected)
         if _cache(session.config) is not None and _lookup(session.config, claim, seeds).evidence:
             continue
-        if scheduler is not None:  # the workers measure it (and train its runs on demand)
-            scheduler.submit(cid, seeds)
-            continue
-        if claim.prepare is None:
+        if scheduler is None and claim.prepare is None:
             continue
         try:
-            claim.prepare(seeds)
+            if scheduler is not None:  # its seeds are tasks, after the trainings it prepares
+                scheduler.submit(cid, seeds, claim.prepare)
+            else:
+                claim.prepare(seeds)
         except Exception as exc:  # a broken prepare stops the run before any claim, named
             raise pytest.UsageError(f"{nodeid}: claim {cid}: prepare(seeds) raised "
                                     f"{type(exc).__name__}: {exc}") from exc

@@ -12,7 +12,13 @@ and values are the serial run's.
 Trained runs are shared between workers through the claim cache (:mod:`theorems.runshare`):
 the first worker that needs a run trains it (holding the entry's lock) and the others load
 it, so on a multi-machine cluster the cache folder must be on a file system every worker
-sees. ``Claim.prepare`` is not called (workers train on demand).
+sees. The trainings are tasks of their own: the controller calls ``Claim.prepare((seed,))``
+for each seed it submits, a prepare that goes through :func:`background` submits its
+trainings (once per key across the run), and the seed's measurement task waits for them,
+so no worker holds a task while it waits for another worker's training. A training task
+that fails leaves nothing behind: the measurement trains the run itself and reports the
+failure. A prepare that does not use :func:`background` starts nothing on the controller
+(its runs are trained on demand, by the workers that need them).
 
 A worker that dies while measuring is retried once (``distributed.scheduler.allowed-failures``
 is 1 on the ``local`` cluster; an existing scheduler uses its own setting); a second death
@@ -25,12 +31,83 @@ only when ``--scheduler`` is given.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
 
 ALLOWED_FAILURES = 1  # worker deaths a task survives (it is retried once)
 FORWARDED_ENV = ("REPRESENTATION_THEOREMS_",)  # settings that change results, sent to workers
+
+# What at_close registered in this process, to call when it ends.
+_AT_CLOSE: list = []
+
+
+def at_close(fn) -> None:
+    """Call ``fn()`` when this process ends: at interpreter exit or, in a worker of a
+    ``--scheduler local`` cluster, when the worker closes (its process is a multiprocessing
+    child, which ends without running ``atexit`` handlers). For what must not outlive the
+    process, such as the worker processes it started."""
+    atexit.register(fn)
+    _AT_CLOSE.append(fn)
+
+
+def _run_at_close() -> None:
+    while _AT_CLOSE:
+        _AT_CLOSE.pop()()
+
+
+def _at_close_plugin():
+    """A Dask worker plugin whose teardown (the worker closing) runs :func:`at_close`'s
+    functions."""
+    from distributed import WorkerPlugin
+
+    class AtClose(WorkerPlugin):
+        name = "representation-theorems-at-close"
+
+        def teardown(self, worker):
+            _run_at_close()
+
+    return AtClose()
+
+
+# While the controller calls a claim's prepare for one seed: (the scheduler, the futures that
+# seed's measurement must wait for). None otherwise.
+_COLLECTING: tuple["Scheduler", list] | None = None
+
+
+def collecting() -> bool:
+    """Whether the scheduler is collecting the background tasks of a claim's prepare."""
+    return _COLLECTING is not None
+
+
+def background(key: str, fn, *args) -> bool:
+    """Submit ``fn(*args)`` as a task of the run's scheduler, once per ``key`` (a later call
+    with the same key reuses the task); the measurement of the seed being prepared waits
+    for it. Returns False, submitting nothing, outside a prepare the scheduler called: the
+    caller then does the work its own way. ``fn`` must be importable on the workers (a
+    module-level function) and return nothing; what it raises is not re-raised (the
+    measurement that needs the result computes it itself and reports the error)."""
+    if _COLLECTING is None:
+        return False
+    scheduler, after = _COLLECTING
+    if key not in scheduler.background_tasks:
+        scheduler.background_tasks[key] = scheduler.client.submit(
+            _background, fn, settings(), *args, pure=False,
+            key=f"background-{key}-{os.getpid()}-{id(scheduler)}")
+    after.append(scheduler.background_tasks[key])
+    return True
+
+
+def _background(fn, env: dict, *args) -> str | None:
+    """Run on a worker: ``fn(*args)`` under the controller's settings; None, or what it
+    raised as text (a training task's failure must not fail the measurements after it)."""
+    os.environ.update(env)
+    try:
+        fn(*args)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def settings() -> dict:
@@ -40,8 +117,9 @@ def settings() -> dict:
             and k != "REPRESENTATION_THEOREMS_RUN_SHARE"}
 
 
-def measure(claim_id: str, seed: int, env: dict, threads: int):
-    """Run on a worker: the Measurement of one seed of the registered claim ``claim_id``."""
+def measure(claim_id: str, seed: int, env: dict, threads: int, *after):
+    """Run on a worker: the Measurement of one seed of the registered claim ``claim_id``
+    (``after``: the outcomes of the background tasks it waited for, unused)."""
     from theorems import registry
     changed = any(os.environ.get(k) != v for k, v in env.items())
     os.environ.update(env)
@@ -63,7 +141,7 @@ class Scheduler:
         except ImportError as exc:
             raise RuntimeError("--scheduler needs dask[distributed]: pip install -e \".[dask]\" "
                                f"({exc})") from None
-        self.threads, self.cluster, self.futures = threads, None, {}
+        self.threads, self.cluster, self.futures, self.background_tasks = threads, None, {}, {}
         if address == "local":
             # workers may start processes of their own (the CPU trainings' loky pool)
             dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
@@ -83,17 +161,30 @@ class Scheduler:
             self.client = Client(self.cluster)
         else:
             self.client = Client(address)
+        self.client.register_plugin(_at_close_plugin())
         self.address = address
 
-    def submit(self, claim_id: str, seeds: tuple[int, ...]) -> None:
-        """Submit one task per seed of the claim (once)."""
+    def submit(self, claim_id: str, seeds: tuple[int, ...], prepare=None) -> None:
+        """Submit one task per seed of the claim (once), each after the background tasks
+        that ``prepare((seed,))`` (the claim's ``prepare``, if any) submits through
+        :func:`background`."""
+        global _COLLECTING
         if (claim_id, seeds) in self.futures:
             return
         env = settings()
-        self.futures[(claim_id, seeds)] = (time.perf_counter(), [
-            self.client.submit(measure, claim_id, s, env, self.threads, pure=False,
-                               key=f"measure-{claim_id}-{s}-{os.getpid()}-{id(self)}")
-            for s in seeds])
+        futures = []
+        for s in seeds:
+            after: list = []
+            if prepare is not None:
+                _COLLECTING = (self, after)
+                try:
+                    prepare((s,))
+                finally:
+                    _COLLECTING = None
+            futures.append(self.client.submit(
+                measure, claim_id, s, env, self.threads, *after, pure=False,
+                key=f"measure-{claim_id}-{s}-{os.getpid()}-{id(self)}"))
+        self.futures[(claim_id, seeds)] = (time.perf_counter(), futures)
 
     def submitted(self, claim_id: str, seeds: tuple[int, ...]) -> bool:
         return (claim_id, seeds) in self.futures

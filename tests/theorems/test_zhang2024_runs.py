@@ -290,6 +290,35 @@ def test_the_belief_certificate_refuses_shuffled_or_contradictory_labels():
     assert (margin, outcome) == (0.0, "not separable")
 
 
+def test_under_a_scheduler_prepare_submits_one_training_task_per_run(monkeypatch, tmp_path):
+    """``--scheduler``: the controller's prepare submits each run once as a training task
+    (theorems.scheduler.background), which trains it into the claim cache; a worker that
+    then needs the run loads it. Without the cache (how the workers would share) nothing is
+    submitted."""
+    from theorems import scheduler
+    scale = dataclasses.replace(TINY, name="tiny-scheduled")
+    submitted = []
+    monkeypatch.setattr(scheduler, "collecting", lambda: True)
+    monkeypatch.setattr(scheduler, "background",
+                        lambda key, fn, *args: submitted.append((key, fn, args)) or True)
+    for name in (SHARE_ENV, CACHE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert runs.prepare([("eg", 0)], scale) == 0 and not submitted
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    assert runs.prepare([("eg", 0), ("rect", 1), ("eg", 0)], scale) == 2
+    assert [key for key, _, _ in submitted] == ["zhang2024-eg-0-tiny-scheduled",
+                                                "zhang2024-rect-1-tiny-scheduled"]
+    assert not runs._BACKGROUND.keys() & {("eg", 0, scale), ("rect", 1, scale)}  # none local
+    for _, fn, args in submitted:  # what the cluster's workers run
+        fn(*args)
+    with monkeypatch.context() as m:
+        m.setattr(runs, "_train", lambda *a: pytest.fail(f"{a} trained again"))
+        loaded = runs.build("eg", 0, scale)
+    here = runs._train("eg", 0, scale)  # on demand, as a serial run trains it
+    assert loaded.final_loss == here["final_loss"]
+    assert all(torch.equal(a, here["trained"][k]) for k, a in loaded.trained.state_dict().items())
+
+
 @pytest.mark.parametrize("folder", [SHARE_ENV, CACHE_ENV])
 def test_a_probe_fit_is_shared_through_the_share_folder_or_the_cache(monkeypatch, tmp_path,
                                                                      folder):

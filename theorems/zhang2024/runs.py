@@ -38,7 +38,6 @@ the CPU scale.
 
 from __future__ import annotations
 
-import atexit
 import os
 import time
 from concurrent.futures import Future
@@ -55,7 +54,7 @@ from sim.errors import InputError
 from sim.models.transformer import CausalTransformer, TransformerConfig, train_transformer
 from sim.probes import Split
 from sim.threads import RUN_THREADS, fixed_threads
-from theorems import _keys
+from theorems import _keys, scheduler
 from theorems.runshare import CACHE_ENV, SHARE_ENV, cache_folder, share_folder, shared
 
 __all__ = ["FAMILIES", "MODELS", "POSITIONS", "SCALES", "SCALE_ENV", "Family", "Run", "Scale",
@@ -668,6 +667,13 @@ def _train_shared(family: str, seed: int, scale: Scale, folders: dict, stack: di
     _shared(family, seed, scale, drawn[1], lambda: _fit(family, seed, scale, drawn), stack)
 
 
+def train_into_cache(family: str, seed: int, scale: Scale) -> None:
+    """A training task of ``--scheduler``: train the run into the claim cache as
+    :func:`run` would (on a CPU, in a worker of :func:`_pool`, on the pinned kernels),
+    unless the cache holds it or another worker is training it."""
+    _shared(family, seed, scale, _draw(family, seed, scale)[1], lambda: _train(family, seed, scale))
+
+
 def build(family: str, seed: int, scale: Scale) -> Run:
     """The run, built afresh (not memoised; :func:`run` is): from a prepared worker's
     weights if one is training it, else from the run folder under ``pytest -n``, else
@@ -719,8 +725,21 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
     With the claim cache on (and no share folder) the workers, one per CPU, likewise load
     each run from the cache or train it into the cache, so that a later run reuses it.
     A background training that fails leaves nothing in the folder: the worker that needs
-    the run trains it again and reports the failure."""
+    the run trains it again and reports the failure.
+
+    Under ``--scheduler`` (the plugin calls this on the controller, seed by seed) each run
+    is a training task of the cluster (:func:`theorems.scheduler.background`), trained into
+    the claim cache, which is how the workers share runs; without the cache nothing is
+    submitted (each worker trains what it needs)."""
     wanted = [_checked(f, s, scale) for f, s in needs]
+    if scheduler.collecting():
+        if cache_folder() is None:
+            return 0
+        todo = list(dict.fromkeys(wanted))
+        for family, seed, sc in todo:
+            scheduler.background(f"zhang2024-{family}-{seed}-{sc.name}", train_into_cache,
+                                 family, seed, sc)
+        return len(todo)
     if _device() != "cpu" or workers() < 2:
         return 0
     background = share_folder() is not None or cache_folder() is not None
@@ -748,7 +767,7 @@ def _pool(kind: str = "train") -> ProcessPoolExecutor:
     if kind not in _POOLS:
         n = 1 if share_folder() is not None else workers()
         if not _POOLS:
-            atexit.register(_shutdown)
+            scheduler.at_close(_shutdown)  # at exit, or when the Dask worker closes
         _POOLS[kind] = ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS))
     return _POOLS[kind]
 
@@ -759,3 +778,4 @@ def _shutdown() -> None:
         pending.cancel()
     for pool in _POOLS.values():
         pool.shutdown(wait=False, kill_workers=True)
+    _POOLS.clear()
