@@ -1,5 +1,6 @@
 """Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py),
-and no claim cache in the developer suite (nor in the paper-checks runs its tests start).
+no claim cache in the developer suite (nor in the paper-checks runs its tests start), and
+the heavy modules first.
 
 Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
@@ -48,16 +49,32 @@ def pytest_unconfigure(config):
         os.environ["PAPER_CHECKS_CACHE"] = before
 
 
+def pytest_collection_modifyitems(config, items):
+    """The modules marked ``heavy`` (they start pytest in subprocesses, or train) run
+    first, in their order, and the rest after them: under ``pytest -n`` the many short
+    tests then fill the gaps the long ones leave, instead of a long one starting last while
+    the other workers idle. The order changes no result: every test is independent of
+    which ran before it."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # a stable sort
+
+
 def pytest_collection_finish(session):
     """The contract tests run the negative controls of the trained theorems on their seed-0
     runs at the CPU scale (theorems.zhang2024.runs). When they are selected, training those
     runs starts here, in worker processes, while the other tests run (as
     ``Claim.prepare`` does for paper_checks/); a run trains once either way, so this changes
-    when it is trained, never what."""
+    when it is trained, never what.
+
+    Not under ``pytest -n`` without the plugin's share folder (a run of tests/ alone): every
+    worker would train every family, each in a pool of its own, while a control runs on one
+    worker and needs a few; there the worker that runs a control trains what it needs."""
     wanted = [item for item in session.items
               if item.originalname == "test_negative_controls_make_the_checks_fail"
               and "zhang2024." in item.name and "_encoding" in item.name]
     if not wanted:
+        return
+    from theorems.runshare import share_folder
+    if os.environ.get("PYTEST_XDIST_WORKER") and share_folder() is None:
         return
     from theorems.zhang2024 import runs
     runs.prepare([(family, 0) for family in runs.FAMILIES])

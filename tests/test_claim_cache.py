@@ -24,6 +24,8 @@ import pytest
 
 from tests import toyrepo
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 
 NOISE = '''"""The toy repository's simulation module."""

@@ -24,6 +24,8 @@ from theorems.registry import (
 from theorems.search import ReplayError, replay
 from theorems.search import search as run_search
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 PREFIX = "python -m theorems: error: "
 A_THEOREM = "jiang2024.canonical_solution"  # cheap: its search space is m in 1..4
 

@@ -13,6 +13,8 @@ from theorems.convex import NotSeparableError
 from theorems.registry import all_claims, all_theorems
 from theorems.tolerances import KKT_RESIDUAL
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 THEOREMS = all_theorems()
 # The modules that hold the one training loop, under the names their users import it by:
 # the corruption check runs in the default suite for every theorem, so it must train nothing.

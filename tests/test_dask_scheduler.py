@@ -20,6 +20,8 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra: pip install -e '.[dask]'")
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 
 THEOREM = '''

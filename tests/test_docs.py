@@ -11,6 +11,8 @@ import pytest
 import sim
 import theorems
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_TIMEOUT_S = 300  # the build takes ~10 s on 2 cores
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL_FILES = ("pyproject.toml", "README.md", "theorems", "sim")  # what the wheel is built from
 STEP_TIMEOUT_S = 600  # one install or pytest run; each takes seconds on 2 cores

@@ -26,6 +26,8 @@ import pytest
 from tests import toyrepo
 from theorems import report
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 SIGINT_WAIT_S = 60  # the slow claim starts within this; a run ends within it after SIGINT
 

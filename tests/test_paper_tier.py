@@ -24,6 +24,8 @@ import pytest
 from theorems.registry import get_claim
 from theorems.zhang2024 import runs
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 ENCODING_CHECKS = sorted(str(p.relative_to(ROOT))
                          for p in (ROOT / "paper_checks").glob("test_zhang2024_encoding_*.py"))

@@ -10,6 +10,8 @@ import pytest
 from sim.errors import InputError
 from theorems.scaffold import check_spec_is_new, new_theorem
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROOT = Path(__file__).resolve().parents[1]
 FILLED = '''    return Measurement({"error": 0.0})'''
 PLACEHOLDER = '''    raise NotImplementedError("usertheorems.toy2099.answer: measure_answer is not written yet")'''

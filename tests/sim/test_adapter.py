@@ -12,6 +12,8 @@ from sim.concepts.adapter import ConceptData, concept_geometry, from_concept_mod
 from sim.errors import InputError
 from theorems.jiang2024.joint_training import joint_run
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 
 @pytest.fixture(scope="module")
 def trained():

@@ -120,6 +120,19 @@ def test_fit_with_a_fixed_embedding_never_changes_it():
     assert out.history.column("loss")[-1] < out.history.column("loss")[0]
 
 
+def test_a_saved_fit_loads_back_exactly(tmp_path):
+    """What another process of a run loads (theorems.jiang2024.joint_training) is the fit
+    itself: F and G bit for bit, the same history."""
+    out = fit(_model(1, 3), d=3, optim=OptimConfig("adam", lr=1e-2), steps=40, seed=1,
+              observe=lambda F, G: {"g_norm": np.float64(np.linalg.norm(G))})
+    out.save(tmp_path / "fit.bin")  # any name: nothing is appended to it
+    back = type(out).load(tmp_path / "fit.bin")
+    assert back.F.tobytes() == out.F.tobytes() and back.G.tobytes() == out.G.tobytes()
+    assert back.history.steps == out.history.steps and back.history.records == out.history.records
+    assert (back.history.stop_reason, back.history.seconds) == (out.history.stop_reason,
+                                                                out.history.seconds)
+
+
 @pytest.mark.sim
 def test_gd_on_the_mean_loss_at_a_small_step_never_increases_the_loss():
     model = _model(0, 3)

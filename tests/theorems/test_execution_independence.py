@@ -24,6 +24,8 @@ from theorems.registry import get_claim
 from theorems import runshare
 from theorems.zhang2024 import runs
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 CLAIM = "zhang2024.exchangeable_encoding.gamma_exponential"
 # The trained network is bit-identical; what may differ is the float64 probe fit on the
 # caller's BLAS threads, whose reductions round differently only in the last digits.

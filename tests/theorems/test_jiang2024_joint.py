@@ -266,3 +266,25 @@ def test_incomplete_contexts_need_three_fitted_subsets(monkeypatch, n_fitted, ve
     assert m.details["fitted_subsets"] == n_fitted
     assert bool(m.inconclusive) == (n_fitted < jt.MIN_FITTED)
     assert _incomplete_claim(m).check().verdict == verdict
+
+
+def test_a_joint_run_is_trained_once_and_shared_through_the_share_folder(monkeypatch, tmp_path):
+    """Under pytest -n the claims that share a joint run land on different workers: the
+    first trains it into the run's share folder and the others (here: this process, its memo
+    bypassed) load it, the same bits; without a folder each process trains its own."""
+    from theorems.jiang2024 import joint_training
+    from theorems.runshare import CACHE_ENV, SHARE_ENV
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv(SHARE_ENV, str(tmp_path))
+    args = (0, 3, 3, "gd", "complete", 300)
+    uncached = joint_training._joint_run.__wrapped__  # a process's memo, bypassed
+    first = uncached(*args)
+    trained = []
+    monkeypatch.setattr(joint_training, "fit", lambda *a, **k: trained.append(a) or fit(*a, **k))
+    loaded = uncached(*args)
+    assert not trained and len(list(tmp_path.glob("jiang2024-joint-m3-d3-gd-complete-0-*.bin"))) == 1
+    assert loaded[1].F.tobytes() == first[1].F.tobytes() and loaded[2] == first[2]
+    assert loaded[1].history.column("kl").tobytes() == first[1].history.column("kl").tobytes()
+    monkeypatch.delenv(SHARE_ENV)
+    uncached(*args)
+    assert len(trained) == 1

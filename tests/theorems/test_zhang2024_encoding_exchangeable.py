@@ -15,6 +15,8 @@ from theorems.base import ClaimFailed
 from theorems.zhang2024 import encoding_exchangeable as ee
 from theorems.zhang2024 import probing, runs
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROUND = 1e-10  # float64 round trips through a few divisions
 SOURCES = set(probing.SOURCES)
 

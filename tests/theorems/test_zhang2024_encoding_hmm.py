@@ -15,6 +15,8 @@ from tests.strategies import seeds
 from theorems.zhang2024 import encoding_hmm as el
 from theorems.zhang2024 import runs
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROUND = 1e-10  # float64 round trips through a few divisions, logs and exponentials
 THM = el.HMMEncoding()
 def accepts(statistic: str, value: float) -> bool:

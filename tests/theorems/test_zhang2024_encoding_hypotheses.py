@@ -16,6 +16,8 @@ from theorems.base import Evidence
 from theorems.zhang2024 import encoding_hypotheses as eh
 from theorems.zhang2024 import probing, runs
 
+pytestmark = pytest.mark.heavy  # long tests: tests/conftest.py runs them first
+
 ROUND = 1e-12  # two float64 evaluations of one posterior: rounding only
 GAME = RectangleGame.easy()
 

@@ -34,13 +34,14 @@ from scipy import optimize
 
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, ContextSet, metrics
-from sim.models.bilinear import fit
+from sim.models.bilinear import Fit, fit
 from sim.threads import RUN_THREADS, fixed_threads
 from sim.train import OptimConfig
 from theorems import figures
 from theorems._symbolic import Decision
 from theorems.base import Claim, Measurement, SolveResult, Theorem
 from theorems.jiang2024._common import PAPER, SEEDS, TAG_D, TAG_O, closed_form_G, embedding_axes
+from theorems.runshare import shared
 from theorems.tolerances import Threshold
 
 KL_FIT = 0.01  # spec 4.3: geometry is judged only once mean KL <= 0.01
@@ -79,9 +80,17 @@ def joint_run(seed: int, m: int, d: int, optimizer: str = "gd", contexts: str = 
 @functools.lru_cache(maxsize=128)
 def _joint_run(seed: int, m: int, d: int, optimizer: str, contexts: str, steps: int):
     model = draw_model(seed, m, contexts)
-    with fixed_threads(RUN_THREADS):  # cached: the same run whichever caller trains it first
-        f = fit(model, d=d, optim=OptimConfig(optimizer, LR[optimizer]), steps=steps,
-                seed=seed, checkpoints_per_decade=3, observe=_curve_observer(model))
+
+    def train() -> Fit:
+        with fixed_threads(RUN_THREADS):  # cached: the same run whichever caller trains it first
+            return fit(model, d=d, optim=OptimConfig(optimizer, LR[optimizer]), steps=steps,
+                       seed=seed, checkpoints_per_decade=3, observe=_curve_observer(model))
+
+    # under pytest -n the claims that share a run often land on different workers: the
+    # first trains it, the others load it (and, with the claim cache on, later runs do)
+    f = shared(f"jiang2024-joint-m{m}-d{d}-{optimizer}-{contexts}-{seed}",
+               (seed, m, d, optimizer, contexts, steps, LR[optimizer], RUN_THREADS), train,
+               lambda result, path: result.save(path), Fit.load)
     out = metrics.summary(model, f.F, f.G)
     out["imbalance"] = imbalance(f.F, f.G)
     return model, f, out
