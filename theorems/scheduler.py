@@ -44,10 +44,10 @@ _AT_CLOSE: list = []
 
 
 def at_close(fn) -> None:
-    """Call ``fn()`` when this process ends: at interpreter exit or, in a worker of a
-    ``--scheduler local`` cluster, when the worker closes (its process is a multiprocessing
-    child, which ends without running ``atexit`` handlers). For what must not outlive the
-    process, such as the worker processes it started."""
+    """Call ``fn()`` when this process ends: at interpreter exit or, in a Dask worker, when
+    the worker closes (its process may then be terminated by its nanny, and a terminated
+    process runs no ``atexit`` handlers). For what must not outlive the process, such as
+    the worker processes it started. ``fn`` may be called twice (at close, then at exit)."""
     atexit.register(fn)
     _AT_CLOSE.append(fn)
 
