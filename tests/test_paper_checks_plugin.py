@@ -210,10 +210,13 @@ def test_a_selected_run_never_replaces_the_complete_report(with_report, selectio
     run = data["provenance"]["run"]
     assert data["provenance"]["complete"] is False and run["incomplete_because"], run
     assert run["selection"]["args"] and "PARTIAL" in out.stdout
+    never = [c for c in data["claims"] if c["verdict"] == "error"
+             and c["error"].startswith("never ran")]
     if selection == ("-x",):  # the claims after the first failure never ran: ERROR rows
-        never = [c for c in data["claims"] if c["verdict"] == "error"
-                 and c["error"].startswith("never ran")]
         assert never, data["claims"]
+    if selection[0] == "-k":  # what -k left out has no row (it was not meant to run)
+        assert [c["nodeid"] for c in data["claims"]] == ["paper_checks/test_toy.py::test_ok"]
+        assert len(run["selection"]["deselected"]) == 5 and not never
 
 
 def test_a_real_sigint_keeps_the_complete_report_and_leaves_no_temporary_folder(with_report):

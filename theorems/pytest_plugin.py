@@ -504,12 +504,15 @@ class _Ledger:
         self.crashed.append(_base_nodeid(crashitem))
 
     def _rows(self) -> list[dict]:
-        """One row per collected claim test: its record or an ERROR row, in collection order."""
+        """One row per selected claim test: its record or an ERROR row, in collection order
+        (a claim test that ``-k``, ``-m`` or ``--deselect`` left out has no row: it was not
+        meant to run; the provenance's selection names it)."""
         from theorems import report
         expected = self.state["expected"] or {}
+        deselected = {_base_nodeid(n) for n in self.state["deselected"]}
         rows, seen = [], set()
         for nodeid, cid in expected.items():
-            if nodeid in self.skipped:
+            if nodeid in self.skipped or nodeid in deselected:
                 continue
             seen.add(nodeid)
             if nodeid in self.records:

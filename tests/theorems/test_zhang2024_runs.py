@@ -213,9 +213,21 @@ def test_prepare_starts_nothing_where_workers_would_not_help(monkeypatch, tmp_pa
         runs.prepare([("gpt", 0)], scale)
 
 
+@pytest.fixture
+def own_pools(monkeypatch):
+    """Worker pools of the test's own: under pytest -n with paper_checks/ in the same run,
+    the first worker's ``background`` pool is busy training every claim's runs, and a run
+    the test prepares would wait behind them."""
+    pools: dict = {}
+    monkeypatch.setattr(runs, "_POOLS", pools)
+    yield
+    for pool in pools.values():
+        pool.shutdown(wait=False, kill_workers=True)
+
+
 @pytest.mark.parametrize("folder", [SHARE_ENV, CACHE_ENV])
 def test_prepared_runs_are_trained_into_the_share_folder_or_the_cache(monkeypatch, tmp_path,
-                                                                      folder):
+                                                                      folder, own_pools):
     """Under pytest -n (a share folder; the first worker prepares for every worker) or with
     the claim cache on: trained in the background into the folder, and a process that then
     needs the run loads it, the same bits as a run trained on demand in a serial run."""
