@@ -1,4 +1,5 @@
-"""Performance goals P1, P2, P4, P5, P6, P7 and S3 as ratios against baselines timed in the same run.
+"""Performance goals P1, P2, P4, P5, P6, P7 and S3 as ratios against baselines timed in the same run,
+and (named with ``--only``) the suites' time budgets B1-B3.
 
 Run ``python -m benchmarks.run`` (or ``python benchmarks/run.py``) from the repository root;
 ``--only P1,P4`` selects goals, ``--repeats N`` sets the timed repeats (default 3). Each
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "2")
+_SET_HERE = [v for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+             if v not in os.environ]  # the suites' runs (B1-B3) get the caller's settings
+for _var in _SET_HERE:
+    os.environ[_var] = "2"
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -21,6 +24,9 @@ import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -41,6 +47,7 @@ SEED = 0
 GD_CAP = 60_000  # plain-GD step cap for P4
 P5_STEPS = {(200, 10): 20_000, (2000, 100): 2_000}
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @functools.lru_cache(maxsize=None)
@@ -366,6 +373,54 @@ GOALS = {"P1": lambda k: goal_svm("P1", 2000, 2.0, k),
          "P4": goal_p4, "P5": goal_p5, "P6": goal_p6, "P7": goal_p7, "S3": goal_s3}
 
 
+SUITE_BUDGETS_S = {"B1": 300.0, "B2": 240.0}  # the performance notes' budgets, 2 cores
+B3_TARGET = 0.10  # a warm re-run of paper_checks/ against its cold run (issue 18)
+SUITE_TIMEOUT_S = 3600.0
+
+
+def _suite(args: list[str], folder: Path) -> tuple[float, int, str]:
+    """(wall seconds, exit status, last line) of ``python -m pytest ARGS`` run from the
+    repository root on two workers, writing its report into ``folder`` (never the
+    repository's own), with the environment the caller started with."""
+    env = {k: v for k, v in os.environ.items() if k not in _SET_HERE}
+    cmd = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-n", "2", "-q",
+           "--report-dir", str(folder / "report")]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=SUITE_TIMEOUT_S)
+    wall = time.perf_counter() - start
+    last = (out.stdout.strip().splitlines() or [""])[-1]
+    return wall, out.returncode, last
+
+
+def goal_suite(gid: str, args: list[str], what: str) -> list[dict]:
+    """B1 / B2: the wall time of one cold suite run (``--no-cache``) against its budget."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, rc, last = _suite([*args, "--no-cache"], Path(tmp))
+    budget = SUITE_BUDGETS_S[gid]
+    return [row(gid, what, fmt_s(wall), "budget", f"{wall / budget:.2f}", "<= 1.00",
+                f"exit {rc}: {last}", rc == 0 and wall <= budget, wall_s=wall, budget_s=budget)]
+
+
+def goal_b3(repeats: int) -> list[dict]:
+    """B3: ``pytest paper_checks/`` twice with a fresh claim cache: the second run, with
+    nothing changed, against the first."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = ["--cache-dir", str(Path(tmp) / "cache")]
+        cold, rc1, _ = _suite(["paper_checks/", *cache], Path(tmp) / "cold")
+        warm, rc2, last = _suite(["paper_checks/", *cache], Path(tmp) / "warm")
+    ratio = warm / cold
+    return [row("B3", "pytest paper_checks/ re-run, nothing changed (claim cache)", fmt_s(warm),
+                fmt_s(cold), f"{ratio:.3f}", f"<= {B3_TARGET}", f"exit {rc1}, {rc2}: {last}",
+                rc1 == rc2 == 0 and ratio <= B3_TARGET, warm_s=warm, cold_s=cold)]
+
+
+# The suites' goals take minutes each: only with --only (the default runs GOALS).
+SUITES = {"B1": lambda k: goal_suite("B1", ["paper_checks/"], "pytest paper_checks/ -n 2, cold"),
+          "B2": lambda k: goal_suite("B2", ["tests/"], "pytest tests/ -n 2, cold"),
+          "B3": goal_b3}
+
+
 def markdown(rows: list[dict]) -> str:
     """The rows as a Markdown table."""
     cols = ("id", "what", "ours", "baseline", "ratio", "target", "accuracy", "met")
@@ -391,19 +446,21 @@ def main(argv=None) -> int:
     """Parse arguments, run the selected goals, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(GOALS),
-                        help="comma-separated goal ids (default: all of %(default)s)")
+                        help="comma-separated goal ids (default: all of %(default)s; the "
+                             f"suite budgets {', '.join(SUITES)} run only when named)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default 3)")
     args = parser.parse_args(argv)
     chosen = [g.strip().upper() for g in args.only.split(",") if g.strip()]
-    unknown = [g for g in chosen if g not in GOALS]
+    known = {**GOALS, **SUITES}
+    unknown = [g for g in chosen if g not in known]
     if unknown or args.repeats < 1:
-        parser.error(f"unknown goals {unknown}; known: {list(GOALS)}" if unknown
+        parser.error(f"unknown goals {unknown}; known: {list(known)}" if unknown
                      else "--repeats must be at least 1")
     rows, load_start = [], os.getloadavg()
     print(f"[load average at start: {load_start[0]:.2f} (1 min) on {os.cpu_count()} cores]")
     for gid in chosen:
         start = time.perf_counter()
-        rows += GOALS[gid](args.repeats)
+        rows += known[gid](args.repeats)
         print(f"[{gid} done in {time.perf_counter() - start:.1f} s]", flush=True)
     print(markdown(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
