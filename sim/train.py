@@ -122,14 +122,20 @@ def optimizer_step(params, config: OptimConfig, *, grad_fn=None,
     m1 = [torch.zeros_like(p) for p in params]
     m2 = [torch.zeros_like(p) for p in params]
 
+    # torch's foreach ops apply each per-tensor kernel in turn (on a CPU; bit-identical to a
+    # loop over the parameters, tested), with one dispatch per operation instead of one per
+    # parameter: on a small transformer's ~30 tensors that halves the update's time.
     def step(t: int) -> None:
-        grads = grad_fn()
+        grads = list(grad_fn())
         with torch.no_grad():
-            for p, g, a, b in zip(params, grads, m1, m2):
-                a.mul_(b1).add_(g, alpha=1 - b1)
-                b.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (b / (1 - b2**t)).sqrt_().add_(config.eps)
-                p.addcdiv_(a, denom, value=-lr / (1 - b1**t))
+            torch._foreach_mul_(m1, b1)
+            torch._foreach_add_(m1, grads, alpha=1 - b1)
+            torch._foreach_mul_(m2, b2)
+            torch._foreach_addcmul_(m2, grads, grads, value=1 - b2)
+            denom = torch._foreach_div(m2, 1 - b2**t)
+            torch._foreach_sqrt_(denom)
+            torch._foreach_add_(denom, config.eps)
+            torch._foreach_addcdiv_(params, m1, denom, value=-lr / (1 - b1**t))
     return step
 
 
