@@ -19,7 +19,6 @@ once, to report.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +30,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from sim import errors
+from sim._npz import save_npz
 from sim.errors import InputError, as_matrix, positive_int
 
 __all__ = ["ALPHAS", "MIN_PART", "ProbeResult", "SIMPLEX_TOL", "Split", "mlp_probe", "ridge_probe",
@@ -112,11 +112,7 @@ class ProbeResult:
                   for i, k in enumerate(meta["per_target"])}
         if self.predictions is not None:
             arrays["predictions"] = np.asarray(self.predictions)
-        if isinstance(file, (str, os.PathLike)):  # np.savez would append ".npz" to a path
-            with open(file, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-        else:
-            np.savez(file, meta=np.array(json.dumps(meta)), **arrays)
+        save_npz(file, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, file) -> "ProbeResult":

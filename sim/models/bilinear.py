@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sim import errors, streams
+from sim._npz import save_npz
 from sim.errors import InputError
 from sim.train import History, OptimConfig, TrainConfig, optimizer_step, train
 
@@ -130,8 +131,7 @@ class Fit:
         meta = {"steps": [int(t) for t in h.steps], "stop_reason": h.stop_reason,
                 "seconds": float(h.seconds),
                 "records": [{k: float(v) for k, v in r.items()} for r in h.records]}
-        with open(path, "wb") as fh:  # np.savez would append ".npz" to a path
-            np.savez(fh, F=self.F, G=self.G, history=np.array(json.dumps(meta)))
+        save_npz(path, F=self.F, G=self.G, history=np.array(json.dumps(meta)))
 
     @classmethod
     def load(cls, path) -> "Fit":
