@@ -717,8 +717,9 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
     process already holds or is training.
 
     Under ``pytest -n`` (a share folder is set) only the first worker (``gw0``) prepares,
-    for every worker: one background process trains the runs, in order, into the share
-    folder (or the cache), while the pytest workers check other claims; a pytest worker
+    for every worker: background processes, one per CPU, train the runs, in order, into the
+    share folder (or the cache), while the pytest workers check other claims (one per CPU
+    left the second core idle while both pytest workers waited for the last runs); a pytest worker
     that needs a run first trains it itself, and the lock of :func:`theorems.runshare.shared`
     makes whichever process comes second load it. Without this the pytest workers, which
     train what they need when they need it, left a core idle whenever one waited for a run.
@@ -761,11 +762,11 @@ def _pool(kind: str = "train") -> ProcessPoolExecutor:
     """Worker processes that train on a CPU, started once per kind with
     :data:`TRAINING_KERNELS`: ``train``, one per CPU, or one under ``pytest -n`` (whose
     workers already use every core); ``background``, the processes of :func:`prepare` that
-    train into the share folder or the cache (one under ``pytest -n``, else one per CPU).
+    train into the share folder or the cache, one per CPU.
     loky's executor (joblib's): fresh interpreters that, unlike multiprocessing's spawn, do
     not re-run the caller's main script."""
     if kind not in _POOLS:
-        n = 1 if share_folder() is not None else workers()
+        n = 1 if share_folder() is not None and kind == "train" else workers()
         if not _POOLS:
             scheduler.at_close(_shutdown)  # at exit, or when the Dask worker closes
         _POOLS[kind] = ProcessPoolExecutor(max_workers=n, env=dict(TRAINING_KERNELS))
