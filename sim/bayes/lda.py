@@ -94,8 +94,15 @@ class LDA:
         theta = rng.dirichlet(self.alpha, size=D)
         z = (rng.random((D, M, 1)) > np.cumsum(theta, 1)[:, None, :]).sum(-1)
         z = np.minimum(z, self.K - 1)  # cumsum may end at 1 - ulp
+        # A word is the number of its topic's cumulative probabilities below a uniform draw:
+        # a sorted search per topic (counting them over a (D, M, V) comparison took seconds
+        # at D = 23,500, V = 100; the counts are the same integers).
         cum = np.cumsum(self.topics, 1)
-        w = (rng.random((D, M, 1)) > cum[z]).sum(-1)
+        u = rng.random((D, M))
+        w = np.empty((D, M), dtype=np.int64)
+        for k in range(self.K):
+            at = z == k
+            w[at] = np.searchsorted(cum[k], u[at], side="left")
         return theta, z, np.minimum(w, self.V - 1)
 
     # --- exact posterior --------------------------------------------------------------

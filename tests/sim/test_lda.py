@@ -232,6 +232,23 @@ def test_empirical_word_and_topic_frequencies_match_the_model():
         assert (np.abs(freq - topics[k]) <= MC_SIGMAS * se + 1e-12).all(), (k, freq, topics[k])
 
 
+def test_words_are_the_inverse_cdf_of_their_topic_on_the_streams_uniforms():
+    """Each word is the number of its topic's cumulative probabilities below one uniform draw
+    of the stream (the sampler's search must give exactly these integers, which is what
+    keeps every seed's documents the ones the checked numbers were measured on)."""
+    model = LDA.random(4, 9, np.random.default_rng(SEED), eta=0.3, alpha=0.5)
+    D, M = 300, 7
+    theta, z, w = model.sample(D, M, np.random.default_rng(SEED + 2))
+    rng = np.random.default_rng(SEED + 2)
+    theta_ref = rng.dirichlet(model.alpha, size=D)
+    z_ref = np.minimum((rng.random((D, M, 1)) > np.cumsum(theta_ref, 1)[:, None, :]).sum(-1), 3)
+    u = rng.random((D, M))
+    w_ref = np.minimum((u[..., None] > np.cumsum(model.topics, 1)[z_ref]).sum(-1), 8)
+    assert_array_equal(theta, theta_ref)
+    assert_array_equal(z, z_ref)
+    assert_array_equal(w, w_ref)
+
+
 def test_the_sampler_never_emits_a_zero_probability_word_or_topic():
     model = LDA([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [1e-3, 5.0])
     _, z, w = model.sample(2000, 5, np.random.default_rng(SEED))
