@@ -95,8 +95,8 @@ class LDA:
         z = (rng.random((D, M, 1)) > np.cumsum(theta, 1)[:, None, :]).sum(-1)
         z = np.minimum(z, self.K - 1)  # cumsum may end at 1 - ulp
         # A word is the number of its topic's cumulative probabilities below a uniform draw:
-        # a sorted search per topic (counting them over a (D, M, V) comparison took seconds
-        # at D = 23,500, V = 100; the counts are the same integers).
+        # a sorted search per topic (the same integers as counting them over a (D, M, V)
+        # comparison, without building that array).
         cum = np.cumsum(self.topics, 1)
         u = rng.random((D, M))
         w = np.empty((D, M), dtype=np.int64)

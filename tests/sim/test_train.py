@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.errors import InputError
-import torch
-
 from sim.train import History, OptimConfig, TrainConfig, optimizer_step, stop_when, train
 
 # Rounding log-spaced points to integers and the two end points can move one checkpoint

@@ -718,7 +718,7 @@ def prepare(needs: Iterable[tuple[str, int]], scale: Scale | None = None) -> int
 
     Under ``pytest -n`` (a share folder is set) only the first worker (``gw0``) prepares,
     for every worker: background processes, one per CPU, train the runs, in order, into the
-    share folder (or the cache), while the pytest workers check other claims (one per CPU
+    share folder (or the cache), while the pytest workers check other claims (a single one
     left the second core idle while both pytest workers waited for the last runs); a pytest worker
     that needs a run first trains it itself, and the lock of :func:`theorems.runshare.shared`
     makes whichever process comes second load it. Without this the pytest workers, which
