@@ -65,6 +65,8 @@ def _trained(seed):  # measured only once its training finished
     with open(os.environ["TOY_TRAINED"]) as fh:
         if str(seed) not in fh.read().split():
             raise RuntimeError(f"seed {seed} measured before it was trained")
+    if os.environ.get("TOY_DIE"):  # a worker killed by os._exit cannot end its helpers
+        return Measurement({"err": 0.25 + 0.01 * seed})
     # a helper process that must not outlive the worker, in a session of its own (so that
     # only the at_close registration can end it, not a signal to the worker's group)
     helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
@@ -190,9 +192,13 @@ def test_the_local_scheduler_gives_the_serial_runs_values_and_verdicts(project):
 
 
 def test_a_worker_that_dies_is_retried_once_then_its_claim_is_an_error_row(project):
-    out, rows, _ = _pytest(project, "died", "-k", "dies or ok", "--scheduler", "local", TOY_DIE="1")
+    out, rows, _ = _pytest(project, "died", "-k", "dies or ok or trained", "--scheduler", "local",
+                           TOY_DIE="1", TOY_TRAINED=str(project / "trained-died.txt"))
     assert out.returncode != 0
     assert rows["toydask.thm.dies"]["verdict"] == "error", out.stdout + out.stderr
     assert "died" in rows["toydask.thm.dies"]["error"]
-    assert rows["toydask.thm.ok"]["verdict"] == "pass"  # the other claims are unaffected
+    # the other claims are unaffected, those whose tasks waited for a training included:
+    # a death is charged to the task its worker ran, not to one queued behind it
+    for cid in ("toydask.thm.ok", "toydask.thm.trained", "toydask.thm.trained_too"):
+        assert rows[cid]["verdict"] == "pass", (cid, rows[cid].get("error"))
     assert (project / "attempts.txt").read_text() == "0\n0\n"  # tried, then retried once

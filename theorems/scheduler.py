@@ -20,10 +20,15 @@ that fails leaves nothing behind: the measurement trains the run itself and repo
 failure. A prepare that does not use :func:`background` starts nothing on the controller
 (its runs are trained on demand, by the workers that need them).
 
-A worker that dies while measuring is retried once (``distributed.scheduler.allowed-failures``
-is 1 on the ``local`` cluster; an existing scheduler uses its own setting); a second death
-makes the claim an ERROR row. A measurement that raises is not retried: it is an ERROR row,
-as in a serial run.
+A worker that dies while measuring is retried once; a second death makes the claim an ERROR
+row. A measurement that raises is not retried: it is an ERROR row, as in a serial run. Dask
+charges a worker's death to every task the scheduler had sent to it, not only to the one it
+was running, so on the ``local`` cluster the controller counts the deaths itself: each
+measurement leaves a marker file when it starts, dask retries nothing
+(``distributed.scheduler.allowed-failures`` 0), and a seed whose worker died is submitted
+again; the death counts against it only if its marker shows that it was the task running.
+A claim that waited behind a dying one is never charged with its death. An existing
+scheduler (``tcp://``) uses its own ``allowed-failures`` and dask's count.
 
 ``dask[distributed]`` is an optional dependency (``pip install -e ".[dask]"``), imported
 only when ``--scheduler`` is given.
@@ -33,10 +38,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 ALLOWED_FAILURES = 1  # worker deaths a task survives (it is retried once)
+# Submissions of one seed at most on the local cluster: its own deaths, and those of workers
+# it only waited on (or of a training it waited for), each answered by a resubmission.
+MAX_SUBMISSIONS = 2 * (ALLOWED_FAILURES + 1) + 2
 FORWARDED_ENV = ("REPRESENTATION_THEOREMS_",)  # settings that change results, sent to workers
 
 # What at_close registered in this process, to call when it ends.
@@ -117,9 +127,14 @@ def settings() -> dict:
             and k != "REPRESENTATION_THEOREMS_RUN_SHARE"}
 
 
-def measure(claim_id: str, seed: int, env: dict, threads: int, *after):
+def measure(claim_id: str, seed: int, env: dict, threads: int, marker: str | None, *after):
     """Run on a worker: the Measurement of one seed of the registered claim ``claim_id``
-    (``after``: the outcomes of the background tasks it waited for, unused)."""
+    (``marker``: a file to create, durably, before measuring, that tells the controller this
+    attempt started; ``after``: the outcomes of the background tasks it waited for, unused)."""
+    if marker is not None:
+        fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o644)
+        os.fsync(fd)
+        os.close(fd)
     from theorems import registry
     changed = any(os.environ.get(k) != v for k, v in env.items())
     os.environ.update(env)
@@ -144,7 +159,8 @@ class Scheduler:
         self.threads, self.cluster, self.futures, self.background_tasks = threads, None, {}, {}
         if address == "local":
             # workers may start processes of their own (the CPU trainings' loky pool)
-            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+            # the controller counts the deaths (module docstring): dask retries nothing
+            dask.config.set({"distributed.scheduler.allowed-failures": 0,
                              "distributed.worker.daemon": False})
             before = os.environ.get("PYTHONPATH")
             # the workers are fresh interpreters: they import what the controller imports
@@ -163,6 +179,11 @@ class Scheduler:
             self.client = Client(address)
         self.client.register_plugin(_at_close_plugin())
         self.address = address
+        # where the local cluster's measurements mark their start (the workers share this
+        # machine's file system); None on an existing scheduler, which counts for itself
+        self.markers = (tempfile.mkdtemp(prefix="representation-theorems-starts-")
+                        if self.cluster is not None else None)
+        self.submissions = 0
 
     def submit(self, claim_id: str, seeds: tuple[int, ...], prepare=None) -> None:
         """Submit one task per seed of the claim (once), each after the background tasks
@@ -181,10 +202,17 @@ class Scheduler:
                     prepare((s,))
                 finally:
                     _COLLECTING = None
-            futures.append(self.client.submit(
-                measure, claim_id, s, env, self.threads, *after, pure=False,
-                key=f"measure-{claim_id}-{s}-{os.getpid()}-{id(self)}"))
+            futures.append(self._submit(claim_id, s, env, after))
         self.futures[(claim_id, seeds)] = (time.perf_counter(), futures)
+
+    def _submit(self, claim_id: str, seed: int, env: dict, after: list):
+        """(the future, its marker file, what it needs to be submitted again) of one seed."""
+        self.submissions += 1
+        key = f"measure-{claim_id}-{seed}-{os.getpid()}-{id(self)}-{self.submissions}"
+        marker = None if self.markers is None else os.path.join(self.markers, key)
+        fut = self.client.submit(measure, claim_id, seed, env, self.threads, marker, *after,
+                                 pure=False, key=key)
+        return fut, marker, (claim_id, seed, env, after)
 
     def submitted(self, claim_id: str, seeds: tuple[int, ...]) -> bool:
         return (claim_id, seeds) in self.futures
@@ -195,15 +223,33 @@ class Scheduler:
         from distributed import KilledWorker
         start, futures = self.futures.pop((claim_id, seeds))
         out = []
-        for seed, fut in zip(seeds, futures):
-            try:
-                out.append(fut.result())
-            except KilledWorker as exc:
-                raise RuntimeError(f"the worker running claim {claim_id} seed {seed} died "
-                                   f"(retried once; dask: {exc})") from None
+        for seed, (fut, marker, args) in zip(seeds, futures):
+            deaths, submissions = 0, 1
+            while True:
+                try:
+                    out.append(fut.result())
+                    break
+                except KilledWorker as exc:
+                    if marker is None:  # an existing scheduler: dask counted the deaths
+                        raise RuntimeError(f"the worker running claim {claim_id} seed {seed} "
+                                           f"died (dask: {exc})") from None
+                    deaths += os.path.exists(marker)  # it was the task running
+                    if deaths > ALLOWED_FAILURES or submissions == MAX_SUBMISSIONS:
+                        raise RuntimeError(
+                            f"the worker running claim {claim_id} seed {seed} died {deaths} "
+                            f"time(s) while measuring it, and the seed was submitted "
+                            f"{submissions} time(s) (retried once; dask: {exc})") from None
+                    # again, without the trainings that died with a worker: the measurement
+                    # trains what it needs itself (as after a failed training task)
+                    claim_id_, seed_, env, after = args
+                    after = [f for f in after if f.status != "error"]
+                    fut, marker, args = self._submit(claim_id_, seed_, env, after)
+                    submissions += 1
         return tuple(out), start
 
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.markers is not None:
+            shutil.rmtree(self.markers)
