@@ -206,13 +206,14 @@ class Scheduler:
         self.futures[(claim_id, seeds)] = (time.perf_counter(), futures)
 
     def _submit(self, claim_id: str, seed: int, env: dict, after: list):
-        """(the future, its marker file, what it needs to be submitted again) of one seed."""
+        """(the future, its marker file, the settings and background tasks it was submitted
+        with) of one seed."""
         self.submissions += 1
         key = f"measure-{claim_id}-{seed}-{os.getpid()}-{id(self)}-{self.submissions}"
         marker = None if self.markers is None else os.path.join(self.markers, key)
         fut = self.client.submit(measure, claim_id, seed, env, self.threads, marker, *after,
                                  pure=False, key=key)
-        return fut, marker, (claim_id, seed, env, after)
+        return fut, marker, env, after
 
     def submitted(self, claim_id: str, seeds: tuple[int, ...]) -> bool:
         return (claim_id, seeds) in self.futures
@@ -223,7 +224,7 @@ class Scheduler:
         from distributed import KilledWorker
         start, futures = self.futures.pop((claim_id, seeds))
         out = []
-        for seed, (fut, marker, args) in zip(seeds, futures):
+        for seed, (fut, marker, env, after) in zip(seeds, futures):
             deaths, submissions = 0, 1
             while True:
                 try:
@@ -241,9 +242,8 @@ class Scheduler:
                             f"{submissions} time(s) (retried once; dask: {exc})") from None
                     # again, without the trainings that died with a worker: the measurement
                     # trains what it needs itself (as after a failed training task)
-                    claim_id_, seed_, env, after = args
-                    after = [f for f in after if f.status != "error"]
-                    fut, marker, args = self._submit(claim_id_, seed_, env, after)
+                    fut, marker, env, after = self._submit(
+                        claim_id, seed, env, [f for f in after if f.status != "error"])
                     submissions += 1
         return tuple(out), start
 
