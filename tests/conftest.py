@@ -1,6 +1,6 @@
 """Developer-suite configuration: Hypothesis profiles (the slow option is in ../conftest.py),
-no claim cache in the developer suite (nor in the paper-checks runs its tests start), and
-the heavy modules first.
+no claim cache in the developer suite (nor in the paper-checks runs its tests start), the
+heavy modules first, and the tiny scale of the Zhang runs wing.
 
 Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
@@ -13,10 +13,13 @@ Profiles (select with HYPOTHESIS_PROFILE or --hypothesis-profile):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from theorems.zhang2024 import runs
 
 settings.register_profile("dev", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -58,23 +61,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # a stable sort
 
 
-def pytest_collection_finish(session):
-    """The contract tests run the negative controls of the trained theorems on their seed-0
-    runs at the CPU scale (theorems.zhang2024.runs). When they are selected, training those
-    runs starts here, in worker processes, while the other tests run (as
-    ``Claim.prepare`` does for paper_checks/); a run trains once either way, so this changes
-    when it is trained, never what.
+# The Zhang runs wing at a tiny scale: the code path of every scale (the paper tier's
+# included), with every family trained 60 steps on 640 sequences, so that a claim's
+# measurement, or a theorem's negative controls, run end to end in a unit test.
+TINY = dataclasses.replace(runs.SCALES["cpu"], name="tiny", n_train=640, n_probe=400, n_val=100,
+                           n_test=200, steps=tuple((f, 60) for f in runs.FAMILIES))
 
-    Not under ``pytest -n`` without the plugin's share folder (a run of tests/ alone): every
-    worker would train every family, each in a pool of its own, while a control runs on one
-    worker and needs a few; there the worker that runs a control trains what it needs."""
-    wanted = [item for item in session.items
-              if item.originalname == "test_negative_controls_make_the_checks_fail"
-              and "zhang2024." in item.name and "_encoding" in item.name]
-    if not wanted:
-        return
-    from theorems.runshare import share_folder
-    if os.environ.get("PYTEST_XDIST_WORKER") and share_folder() is None:
-        return
-    from theorems.zhang2024 import runs
-    runs.prepare([(family, 0) for family in runs.FAMILIES])
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """The current scale set to :data:`TINY` for one test."""
+    monkeypatch.setitem(runs.SCALES, "tiny", TINY)
+    monkeypatch.setenv(runs.SCALE_ENV, "tiny")
+    return TINY

@@ -134,14 +134,28 @@ class TestContract:
             assert c.seeds and c.budget_s > 0
             assert all(t.why.strip() for t in c.criteria)
 
-    def test_negative_controls_make_the_checks_fail(self, thm):
+    def test_negative_controls_make_the_checks_fail(self, thm, request):
         # Run for every theorem, trained ones included: a check that cannot fail is a defect.
-        # Their controls train the seed-0 runs, which a run of paper_checks/ in the same
-        # process then reuses.
+        # A theorem that trains runs its controls on its seed-0 runs at the current scale
+        # when the session checks its claims too (they train those runs anyway: the CI run
+        # of tests/ and paper_checks/), or with --runslow; otherwise on the tiny scale's runs
+        # (tests/conftest.py), the same code at small sizes, so that tests/ alone trains no
+        # run of the CPU scale.
+        if thm.trains and not (request.config.getoption("paper_scale", default=False)
+                               or claims_selected(thm, request.session)):
+            request.getfixturevalue("tiny")
         controls = thm.negative_controls()
         assert controls, f"{thm.id} declares no negative control"
         for name, broken_fails in controls.items():
             assert broken_fails(), f"{thm.id}: the check still passes when {name}"
+
+
+def claims_selected(thm, session) -> bool:
+    """Whether the session runs a claim test of ``thm`` (a paper_checks/ test marked with
+    one of its claims)."""
+    ids = {c.id for c in thm.claims()}
+    return any(m.args and m.args[0] in ids for item in session.items
+               for m in item.iter_markers("claim"))
 
 
 def test_all_claims_have_unique_ids_and_spec_keys():
