@@ -297,7 +297,12 @@ def cpu() -> dict:
 
 def stack() -> dict:
     """Versions of Python and the numerical stack, the machine (its CPU vendor included), and
-    torch's CPU capability."""
+    torch's CPU capability: this process's, read once (a fresh copy each call)."""
+    return dict(_stack())
+
+
+@cache
+def _stack() -> dict:
     out = {"python": sys.version, "implementation": sys.implementation.name,
            "machine": platform.machine(), "system": platform.system(),
            "cpu_vendor": cpu()["vendor"]}
