@@ -61,6 +61,26 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # a stable sort
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``pytest -n`` (xdist's default ``--dist load``), the modules of tests/ go to the
+    workers one at a time, in the order above, each whole to one worker, and every other
+    test (paper_checks/ in the same run) on its own. xdist's ``load`` sends each worker a
+    block of consecutive tests first, so one worker got every heavy module while the other
+    ran out of work; a whole module also sets up its module-scoped fixtures (a built
+    wheel, a paper-tier run) once. An explicit other ``--dist`` is left to xdist."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesInOrder(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.startswith("tests/") else nodeid
+
+    config.option.loadscopereorder = False  # keep the heavy-first order, not largest-first
+    return ModulesInOrder(config, log)
+
+
 # The Zhang runs wing at a tiny scale: the code path of every scale (the paper tier's
 # included), with every family trained 60 steps on 640 sequences, so that a claim's
 # measurement, or a theorem's negative controls, run end to end in a unit test.
