@@ -1,27 +1,35 @@
 """Paper-figure mirrors: small matplotlib helpers that claims use to draw into the report.
 
 Figures are drawn with the non-interactive Agg backend, one PNG per call, so a run on a
-machine without a display (CI) writes them the same way.
+machine without a display (CI) writes them the same way. matplotlib is imported by the first
+figure drawn, not with this module (which every theorem module imports).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from sim.errors import InputError
 
-from sim.errors import InputError  # noqa: E402
+
+@cache
+def _pyplot():
+    """matplotlib's pyplot, on the Agg backend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def curves(path: Path, series: Sequence[tuple[str, np.ndarray, np.ndarray, str]], *,
            title: str, xlabel: str, ylabel: str, logx: bool = True, logy: bool = False,
            hlines: Sequence[tuple[float, str]] = ()) -> Path:
     """Draw labelled curves (label, x, y, style) with optional horizontal threshold lines."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
@@ -49,6 +57,7 @@ def overlays(path: Path, panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *
              ncols: int = 4, max_points: int = 400) -> Path:
     """The spec's probe figures (embeddings_embed 3.9): per panel, test items sorted by the
     true target (red curve) with the probe's predictions overlaid (blue dots)."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ncols = min(ncols, len(panels))
@@ -76,6 +85,7 @@ def overlays(path: Path, panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *
 def bars(path: Path, groups: Sequence[str], series: dict, *, title: str, ylabel: str,
          hlines: Sequence[tuple[float, str]] = ()) -> Path:
     """Grouped bars: ``series`` maps a label to one value per group."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 3.4), dpi=110)
@@ -99,6 +109,7 @@ def bars(path: Path, groups: Sequence[str], series: dict, *, title: str, ylabel:
 def scatters(path: Path, xy: np.ndarray, colourings: Sequence[tuple[str, np.ndarray]], *,
              title: str) -> Path:
     """One 2-D scatter of ``xy`` per colouring (name, values), side by side."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(colourings), figsize=(3.2 * len(colourings), 3.0), dpi=110,
@@ -124,6 +135,7 @@ def heatmaps(path: Path, panels: Sequence[tuple[str, np.ndarray]], *, title: str
     ``panels`` are (name, matrix) with ``matrix[i, j]`` drawn at column ``j``, row ``i``
     (row 0 at the bottom); ``marks``, one per panel (or None), are (k, 2) arrays of
     (column, row) positions drawn as white dots (say, the cells a sequence observed)."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mats = [np.asarray(m, dtype=np.float64) for _, m in panels]

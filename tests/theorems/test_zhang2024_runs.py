@@ -17,6 +17,8 @@ from theorems.runshare import CACHE_ENV, SHARE_ENV
 from theorems.zhang2024 import runs
 from theorems.zhang2024.runs import FAMILIES, SCALES, cell_tokens, current_scale, run
 
+pytestmark = pytest.mark.heavy  # prepared runs start worker pools: tests/conftest.py runs it first
+
 # One embedding of float32 weights on two kernel sets (the worker's pinned AVX2, this
 # process's own): rounding of a float32 sum of d_model terms of order one.
 FLOAT32_KERNELS = 1e-5
