@@ -138,9 +138,10 @@ class TestContract:
         # Run for every theorem, trained ones included: a check that cannot fail is a defect.
         # A theorem that trains runs its controls on its seed-0 runs at the current scale
         # when the session checks its claims too (they train those runs anyway: the CI run
-        # of tests/ and paper_checks/), or with --runslow; otherwise on the tiny scale's runs
-        # (tests/conftest.py), the same code at small sizes, so that tests/ alone trains no
-        # run of the CPU scale.
+        # of tests/ and paper_checks/), or with --runslow. Otherwise the current scale is the
+        # tiny one (tests/conftest.py): the Zhang encoding theorems' controls then run on its
+        # runs, the same code at small sizes, so that tests/ alone trains no run of the CPU
+        # scale (the scale of the Zhang runs wing changes nothing else).
         if thm.trains and not (request.config.getoption("paper_scale", default=False)
                                or claims_selected(thm, request.session)):
             request.getfixturevalue("tiny")
