@@ -66,6 +66,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
+import cvxpy as cp
 import numpy as np
 import scipy.linalg
 import scipy.optimize
@@ -616,7 +617,6 @@ def accept_kkt(A, E, u, lam, mu, n_free: int, tol: Tol = KKT_RESIDUAL,
 
 def _box_lp(Ah, Eh, n_free: int, settings: SolverSettings):
     """The LP max t s.t. Ah v >= t, Eh v = 0, |v_reg| <= 1, t <= 1: (status, v, lambda)."""
-    import cvxpy as cp
     p = Ah.shape[1]
     v, t = cp.Variable(p), cp.Variable()
     reg = v if n_free == 0 else v[: p - n_free]
@@ -855,7 +855,6 @@ def _alternative_qp(A, E, n_free: int, settings: SolverSettings):
     :func:`alternative_bound`, recomputed here. Returns (bound, lambda, mu) for the best, or
     None when no solve reaches status optimal or no candidate gives a finite bound.
     """
-    import cvxpy as cp
     R, p = A.shape
     lam = cp.Variable(R)
     mu = cp.Variable(E.shape[0]) if E is not None else None
@@ -1214,7 +1213,6 @@ def _solve_daqp(A, E, n_free, prog: "_Scaled", working_set: bool, what: str):
 
 
 def _solve_cvxpy(Ab, bb, Eh, sqrt_w, n_free: int, settings: SolverSettings, extra=None):
-    import cvxpy as cp
     p = Ab.shape[1]
     z = cp.Variable(p)
     reg = z if n_free == 0 else z[: p - n_free]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import warnings
 from importlib.metadata import version
 
+import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
@@ -290,7 +291,6 @@ def nuclear_max_margin(support, *, equalize: bool = True,
     Dual: max 1^T lam s.t. lam >= 0, ||mat(A^T lam - E^T mu)||_2 <= 1 (the spectral norm);
     a solution is returned only when the dual point certifies it to NUCLEAR_CERTIFICATE.
     """
-    import cvxpy as cp
     check_settings(settings)
     equalize = _flag("equalize", equalize)
     arr = np.asarray(support)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import warnings
 
+import cvxpy as cp
 import numpy as np
 import sympy
 from scipy.special import betaln, xlogy
@@ -48,7 +49,6 @@ def min_log_loss(weights: np.ndarray, P: np.ndarray, groups: np.ndarray) -> tupl
     Contexts with the same group label share one predictive q (an embedding that merges
     them). Returns the optimal value and q (G, V); raises unless the status is optimal.
     """
-    import cvxpy as cp
     G, V = int(groups.max()) + 1, P.shape[1]
     q = cp.Variable((G, V), nonneg=True)
     W = np.zeros((G, V))
