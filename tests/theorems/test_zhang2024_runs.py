@@ -215,16 +215,22 @@ def test_prepare_starts_nothing_where_workers_would_not_help(monkeypatch, tmp_pa
         runs.prepare([("gpt", 0)], scale)
 
 
-@pytest.fixture
-def own_pools(monkeypatch):
-    """Worker pools of the test's own: under pytest -n with paper_checks/ in the same run,
-    the first worker's ``background`` pool is busy training every claim's runs, and a run
-    the test prepares would wait behind them."""
+@pytest.fixture(scope="module")
+def module_pools():
+    """The worker pools of this module's tests, started by the first that needs one (each
+    task sets the share folder or cache it trains into, so the tests can share them)."""
     pools: dict = {}
-    monkeypatch.setattr(runs, "_POOLS", pools)
-    yield
+    yield pools
     for pool in pools.values():
         pool.shutdown(wait=False, kill_workers=True)
+
+
+@pytest.fixture
+def own_pools(monkeypatch, module_pools):
+    """Worker pools not the process's: under pytest -n with paper_checks/ in the same run,
+    the first worker's ``background`` pool is busy training every claim's runs, and a run
+    the test prepares would wait behind them."""
+    monkeypatch.setattr(runs, "_POOLS", module_pools)
 
 
 @pytest.mark.parametrize("folder", [SHARE_ENV, CACHE_ENV])
