@@ -61,6 +61,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)  # a stable sort
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: none without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     """Under ``pytest -n`` (xdist's default ``--dist load``), the modules of tests/ go to the
     workers one at a time, in the order above, each whole to one worker, and every other
