@@ -239,7 +239,7 @@ class Scheduler:
                         raise RuntimeError(
                             f"the worker running claim {claim_id} seed {seed} died {deaths} "
                             f"time(s) while measuring it, and the seed was submitted "
-                            f"{submissions} time(s) (retried once; dask: {exc})") from None
+                            f"{submissions} time(s) (dask: {exc})") from None
                     # again, without the trainings that died with a worker: the measurement
                     # trains what it needs itself (as after a failed training task)
                     fut, marker, env, after = self._submit(
