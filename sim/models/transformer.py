@@ -196,6 +196,8 @@ class CausalTransformer(torch.nn.Module):
                 h = block(h)
             return self.ln(h)
         h = self.inp(x) * np.sqrt(self.config.d_model) + self.pos_code[:T]
+        if self.training:
+            return _train_mode_encoder(self.encoder, h)
         mask = torch.nn.Transformer.generate_square_subsequent_mask(T, device=x.device)
         return self.encoder(h, mask=mask, is_causal=True)
 
@@ -265,6 +267,32 @@ class CausalTransformer(torch.nn.Module):
                              f"arithmetic overflows on it (inputs up to {float(x.abs().max()):.3g} in "
                              "magnitude); rescale the inputs")
         return out
+
+
+def _train_mode_encoder(encoder: torch.nn.TransformerEncoder, h: torch.Tensor) -> torch.Tensor:
+    """``encoder(h, mask=causal, is_causal=True)`` in training mode, bit for bit (tested):
+    the operations of PyTorch's post-LN layer (ReLU, dropout 0, batch_first) in its order and
+    layouts, except that q, k and v are views of the input projection taken by ``unbind``.
+    PyTorch copies the projection into a (3, T, B, E) tensor and indexes it, so its backward
+    zero-fills three tensors of that size, copies a slice into each and adds them; unbind's
+    backward writes the three gradients once, into the projection's own layout. The values
+    are the same (each gradient lands where the module's sum puts it); a training step of
+    the CPU-scale model costs about a tenth less."""
+    B, T, E = h.shape
+    x = h
+    for layer in encoder.layers:
+        attn = layer.self_attn
+        H = attn.num_heads
+        # the module's layout: sequence-first rows (t, b), so every reduction over rows sums
+        # in the module's order
+        proj = nnf.linear(x.transpose(1, 0), attn.in_proj_weight, attn.in_proj_bias)  # (T, B, 3E)
+        q, k, v = (z.permute(1, 2, 0, 3) for z in proj.view(T, B, 3, H, E // H).unbind(2))
+        a = nnf.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, E / H)
+        a = a.permute(2, 0, 1, 3).contiguous().view(T * B, E)
+        a = nnf.linear(a, attn.out_proj.weight, attn.out_proj.bias).view(T, B, E).transpose(1, 0)
+        x = layer.norm1(x + a)
+        x = layer.norm2(x + layer.linear2(nnf.relu(layer.linear1(x))))
+    return x
 
 
 def _sinusoid(max_len: int, d: int) -> torch.Tensor:

@@ -151,7 +151,7 @@ def test_the_paper_architecture_is_pytorchs_encoder_with_the_authors_input_scali
     the first layer's input equal to sqrt(d) x embedding + the sinusoidal code."""
     cfg = TransformerConfig(input="values", head="mse", d_model=128, n_layers=3, n_heads=8,
                             d_ff=128, max_len=500, arch="paper")
-    model = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0))
+    model = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0)).eval()  # the module's forward
     assert sum(p.numel() for p in model.encoder.parameters()) == 3 * 99_584
     code = model.pos_code
     assert torch.allclose(code[3, 0::2], torch.sin(3 * torch.exp(-torch.arange(0, 128, 2) * math.log(1e4) / 128)),
@@ -198,3 +198,40 @@ def test_training_starts_from_the_model_its_seed_initialises():
     zero = train_transformer(cfg, x, steps=1, batch_size=8, lr=1e-12, seed=7).model
     for a, b in zip(start.parameters(), zero.parameters()):
         assert torch.allclose(a, b, atol=1e-9)
+
+
+@pytest.mark.parametrize("kw", [dict(input="tokens", vocab_size=5, head="categorical"),
+                                dict(input="values", value_dim=2, head="gaussian")])
+def test_the_paper_architectures_training_forward_is_the_modules_bit_for_bit(kw):
+    """In training mode arch="paper" computes the encoder with its own q/k/v split
+    (sim.models.transformer._train_mode_encoder); outputs, every gradient and the weights
+    after Adam steps must equal PyTorch's nn.TransformerEncoder(h, mask, is_causal=True)
+    exactly, at the CPU scale's shape (d 32, 2 heads, 2 layers, T 33, batch 64)."""
+    cfg = TransformerConfig(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_len=40, arch="paper", **kw)
+    ours = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0)).train()
+    module = CausalTransformer(cfg, generator=torch.Generator().manual_seed(0)).train()
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(32)
+
+    def module_hidden(x):  # the module's own forward, the model's other layers unchanged
+        h = module.inp(x) * np.sqrt(cfg.d_model) + module.pos_code[: x.shape[1]]
+        return module.encoder(h, mask=mask, is_causal=True)
+
+    module.hidden = module_hidden
+    opt = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in (ours, module)]
+    rng = np.random.default_rng(0)
+    for step in range(5):
+        x = (rng.integers(0, 5, size=(64, 33)) if kw["input"] == "tokens"
+             else rng.standard_normal((64, 33, 2)).astype(np.float32))
+        losses = []
+        for m, o in zip((ours, module), opt):
+            o.zero_grad()
+            loss = m.loss(x)
+            loss.backward()
+            losses.append(loss.detach())
+        assert torch.equal(losses[0], losses[1]), step
+        for (name, a), b in zip(ours.named_parameters(), module.parameters()):
+            assert torch.equal(a.grad, b.grad), (step, name)
+        for o in opt:
+            o.step()
+    for a, b in zip(ours.parameters(), module.parameters()):
+        assert torch.equal(a, b)
