@@ -327,6 +327,52 @@ def test_prepare_is_called_once_per_selected_claim_before_the_claims_run(project
     assert not prepared.exists()  # not selected: not prepared
 
 
+ORDER_PRELUDE = toyrepo.conftest_text('''
+import os
+from theorems import registry
+from theorems.base import Claim, Measurement
+from theorems.tolerances import Threshold
+
+def _logged(name):
+    def measure(seed):
+        with open(os.environ["TOY_ORDER"], "a") as fh:
+            fh.write(name + "\\n")
+        return Measurement({"err": 0.5})
+    return measure
+''', '''\
+    _claim("toy.order.short", "toy:1", _logged("short"), budget_s=1.0),
+    _claim("toy.order.long", "toy:2", _logged("long"), budget_s=50.0),
+    _claim("toy.order.middle", "toy:3", _logged("middle"), budget_s=5.0),
+    _claim("toy.order.tie", "toy:4", _logged("tie"), budget_s=5.0),
+''')
+
+ORDER_TESTS = '''
+import os
+import pytest
+
+def test_plain():
+    with open(os.environ["TOY_ORDER"], "a") as fh:
+        fh.write("plain\\n")
+''' + "".join(f'''
+@pytest.mark.claim("toy.order.{name}")
+def test_{name}(evidence):
+    evidence.assert_ok()
+''' for name in ("short", "long", "middle", "tie"))
+
+
+def test_under_xdist_the_claims_with_the_largest_budgets_run_first(tmp_path):
+    """Serially the file order; under -n (one worker, so the order is observable) the claim
+    tests by budget_s, largest first, ties in file order, and a plain test keeps its place."""
+    root = toyrepo.write(tmp_path / "repo", ORDER_PRELUDE, ORDER_TESTS)
+    order = root / "order.txt"
+    for args, expected in (((), ["plain", "short", "long", "middle", "tie"]),
+                           (("-n", "1"), ["plain", "long", "middle", "tie", "short"])):
+        out = _pytest(root, "--report-dir", "rep", *args, TOY_ORDER=str(order))
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert order.read_text().split() == expected, args
+        order.unlink()
+
+
 def test_claims_tables_are_checked_by_a_complete_default_run_and_fail_it_when_stale(project):
     (project / "paper_checks" / "test_toy.py").write_text(
         "import pytest\n\n\n@pytest.mark.claim('toy.thm.ok')\ndef test_ok(evidence):\n"

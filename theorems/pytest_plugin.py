@@ -38,7 +38,9 @@ in a serial run and in every ``-n`` worker alike, so a claim's values do not dep
 the run was executed (README, "What is bit-identical"). Parallel: with ``-n`` (pytest-xdist)
 the workers share expensive results (trained networks) through a folder private to the run
 (see :mod:`theorems.runshare`), records and figures travel to the controller with the test
-reports, and only the controller writes the report.
+reports, and only the controller writes the report; the claim tests are handed out in the
+order of their claims' ``budget_s``, the largest first, so that no long claim is left for
+the end of the run while the other workers idle.
 
 Scale: ``--paper-scale`` runs the claim tests marked ``slow`` and sets
 ``REPRESENTATION_THEOREMS_SCALE=paper`` unless it is set, so the trained-transformer claims
@@ -332,6 +334,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
     config.stash[_STATE]["expected"] = expected
     config.stash[_STATE]["checked"] = True
+    if _is_worker(config):
+        _longest_first(items)
+
+
+def _longest_first(items) -> None:
+    """Under ``pytest -n``: the claim tests in the order of their claims' ``budget_s``,
+    the largest first (ties keep the file order), in the places that claim tests held;
+    other tests keep theirs. Every worker collects the same order. xdist hands tests out in
+    this order, so the long claims start early and the short ones fill the end; in file
+    order the last test of a default run was one of its longest (the LDA claim, ran alone
+    for its last half minute while the other worker had nothing left). Order changes no
+    value: each claim is measured on its own seeds' streams and fixed threads."""
+    from theorems import registry
+    slots = [i for i, item in enumerate(items) if _claim_id(item) is not None]
+    ordered = sorted((items[i] for i in slots),
+                     key=lambda item: -registry.get_claim(_claim_id(item)).budget_s)
+    for i, item in zip(slots, ordered):
+        items[i] = item
 
 
 def pytest_collection_finish(session):
