@@ -120,7 +120,14 @@ def extra_packages() -> list[str] | None:
 
 def sources() -> list[Source]:
     """The theorem packages to walk: this package, then the override's packages or the
-    entry points' (sorted by package name), each once."""
+    entry points' (sorted by package name), each once. The entry points are read once per
+    value of ``REPRESENTATION_THEOREMS_EXTRA`` (every cache key asks, and reading them
+    scans every installed distribution); :func:`refresh` reads them again."""
+    return list(_sources(os.environ.get(EXTRA_ENV)))
+
+
+@cache
+def _sources(extra_setting: str | None) -> tuple[Source, ...]:
     found = [Source(BUILTIN, "representation-theorems itself")]
     extra = extra_packages()
     if extra is not None:
@@ -137,7 +144,7 @@ def sources() -> list[Source]:
             declared.append(Source(ep.module, origin))
         found += sorted(declared, key=lambda s: s.package)
     seen: set[str] = set()
-    return [s for s in found if not (s.package in seen or seen.add(s.package))]
+    return tuple(s for s in found if not (s.package in seen or seen.add(s.package)))
 
 
 def all_theorems() -> tuple[Theorem, ...]:
@@ -222,6 +229,7 @@ def _import(name: str, source: Source):
 def refresh() -> None:
     """Forget the discovered theorems (after adding a module, installing a theorem package
     or changing ``REPRESENTATION_THEOREMS_EXTRA``)."""
+    _sources.cache_clear()
     _discover.cache_clear()
     all_claims.cache_clear()
 
