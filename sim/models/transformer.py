@@ -277,7 +277,8 @@ def _train_mode_encoder(encoder: torch.nn.TransformerEncoder, h: torch.Tensor) -
     zero-fills three tensors of that size, copies a slice into each and adds them; unbind's
     backward writes the three gradients once, into the projection's own layout. The values
     are the same (each gradient lands where the module's sum puts it); a training step of
-    the CPU-scale model costs about a tenth less."""
+    the CPU-scale model costs about 8% less. The layers' own ``forward`` is not called, so
+    hooks registered on them run only in evaluation mode."""
     B, T, E = h.shape
     x = h
     for layer in encoder.layers:
