@@ -101,3 +101,19 @@ def test_scaffold_checks_every_argument_before_writing(tmp_path):
     check_spec_is_new(None, "smith2025")  # smith2025:1 is free
     written = new_theorem("smith2025", "probe", root=tmp_path, package="mine", spec="smith2025:1b")
     assert "smith2025:1b" in written[-2].read_text()  # the module, with the spec key given
+
+
+def test_a_copied_contract_runs_the_negative_controls_of_a_theorem_that_trains(project):
+    """The copy of tests/test_contract.py in the user's repository has no tiny scale (that
+    is this repository's, for the Zhang runs): a theorem with ``trains = True`` still runs
+    its negative controls there, as they are."""
+    _fill_in(project.path)
+    module = project.path / "usertheorems" / "toy2099" / "answer.py"
+    text = module.read_text()
+    empty = "        return {}  # name -> callable returning True when the check fails on broken input"
+    assert empty in text and '    slug = "answer"\n' in text
+    module.write_text(text.replace(empty, '        return {"always_fails": lambda: True}')
+                      .replace('    slug = "answer"\n', '    slug = "answer"\n    trains = True\n'))
+    result = project.runpytest_subprocess("test_contract.py", "-p", "no:cacheprovider",
+                                          "-k", "toy2099 and negative_controls")
+    result.assert_outcomes(passed=1)
