@@ -18,8 +18,6 @@ import json
 import math
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, given, settings, target
-
 from sim.errors import InputError, positive_int
 from theorems.registry import UnknownTheoremError, get_theorem
 
@@ -61,6 +59,10 @@ def output_folder(out) -> Path:
 
 def search(theorem_id: str, *, examples: int = 50, out: Path | None = None) -> dict:
     """Search one theorem's space; return (and save, with ``out``) the worst instance."""
+    # Hypothesis is imported by a search, not with the module: the registry imports
+    # every module of the package, and every pytest run with a claim imports the registry
+    from hypothesis import HealthCheck, Phase, given, settings, target
+
     thm = _theorem(theorem_id)
     examples = positive_int("examples", examples)
     if out is not None:

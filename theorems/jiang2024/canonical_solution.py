@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 
 from sim.concepts import ConceptLaw, ConceptModel
 from theorems._symbolic import Decision
@@ -165,6 +164,7 @@ class CanonicalSolution(Theorem):
         )
 
     def search_space(self):
+        from hypothesis import strategies as st
         return st.fixed_dictionaries({"m": st.integers(1, 4)}), lambda p: uniform_model(p["m"])
 
     def negative_controls(self) -> dict:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 
 from sim.concepts import ConceptModel, metrics
 from sim.models.bilinear import fit
@@ -153,6 +152,7 @@ class FixedEmbeddingMaxMargin(Theorem):
         return _fixed_claims.build(self)
 
     def search_space(self):
+        from hypothesis import strategies as st
         strategy = st.fixed_dictionaries({
             "seed": st.integers(0, 2**31 - 1), "m": st.integers(2, 4), "extra_d": st.integers(0, 3),
             "kind": st.sampled_from(["orthonormal", "gaussian"])})

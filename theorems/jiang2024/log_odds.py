@@ -28,7 +28,6 @@ import itertools
 
 import numpy as np
 import sympy
-from hypothesis import strategies as st
 
 from sim import streams
 from sim.concepts import ConceptLaw, ConceptModel, concept_vectors
@@ -259,6 +258,7 @@ class LogOddsStructure(Theorem):
         )
 
     def search_space(self):
+        from hypothesis import strategies as st
         strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1),
                                           "m": st.integers(2, 6), "q": st.floats(0.0, 1.0)})
         return strategy, lambda p: dag_model(p["seed"], p["m"], q=p["q"])

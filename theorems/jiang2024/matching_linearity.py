@@ -30,7 +30,6 @@ import itertools
 import numpy as np
 import scipy.linalg
 import sympy
-from hypothesis import strategies as st
 
 from sim import streams
 from sim.concepts import metrics
@@ -264,6 +263,7 @@ class LogOddsMatchingLinearity(Theorem):
         )
 
     def search_space(self):
+        from hypothesis import strategies as st
         log_odds = st.floats(0.01, 10.0) | st.floats(-10.0, -0.01)
         strategy = st.fixed_dictionaries({"seed": st.integers(0, 2**31 - 1),
                                           "d": st.integers(2, 6), "extra_rows": st.integers(0, 12),

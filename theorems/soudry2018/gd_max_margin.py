@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import sympy
-from hypothesis import strategies as st
 
 from sim import gd, streams
 from sim.data import separable
@@ -189,6 +188,7 @@ class GradientDescentMaxMargin(Theorem):
         return _gd_claims.build(self)
 
     def search_space(self):
+        from hypothesis import strategies as st
         strategy = st.fixed_dictionaries({
             "seed": st.integers(0, 2**31 - 1), "n": st.integers(10, 200),
             "d": st.integers(2, 20), "anisotropy": st.floats(1.0, 100.0)})
