@@ -63,7 +63,8 @@ def paper_tier(tmp_path_factory):
     env["PAPER_CHECKS_SEEDS"] = "0"  # the code path is the same for every seed
     out = subprocess.run(
         [sys.executable, "-m", "pytest", *ENCODING_CHECKS, "--paper-scale", "-p",
-         "tiny_paper_scale", "-p", "no:cacheprovider", "--report-dir", str(tmp / "rep"), "-q"],
+         "tiny_paper_scale", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",  # unused here
+         "--report-dir", str(tmp / "rep"), "-q"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     report = tmp / "rep.partial" / "claims.json"  # a selection of files: a partial report
     assert report.is_file(), out.stdout[-3000:] + out.stderr[-3000:]
