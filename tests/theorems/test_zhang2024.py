@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sim import streams
@@ -180,6 +180,7 @@ def test_the_bag_of_words_identity_is_proved_for_every_small_document():
 
 @settings(max_examples=10)
 @given(seeds, st.integers(2, 5), st.integers(1, 6))
+@example(seed=10355, V=3, M=4)  # alpha = (0.5, 0.5): the singular end points broke plain quad
 def test_the_enumerated_posterior_mean_equals_quadrature_of_the_bag_of_words_form(seed, V, M):
     rng = streams(seed).data
     model = LDA.random(2, V, rng)
