@@ -112,7 +112,10 @@ class Source:
 def extra_packages() -> list[str] | None:
     """The package names listed in ``REPRESENTATION_THEOREMS_EXTRA`` (blanks dropped), or
     None when it is not set (the entry points are used then)."""
-    text = os.environ.get(EXTRA_ENV)
+    return _parse_extra(os.environ.get(EXTRA_ENV))
+
+
+def _parse_extra(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [p.strip() for p in text.split(",") if p.strip()]
@@ -129,7 +132,7 @@ def sources() -> list[Source]:
 @cache
 def _sources(extra_setting: str | None) -> tuple[Source, ...]:
     found = [Source(BUILTIN, "representation-theorems itself")]
-    extra = extra_packages()
+    extra = _parse_extra(extra_setting)  # the setting the result is cached under
     if extra is not None:
         found += [Source(name, EXTRA_ENV) for name in extra]
     else:
