@@ -286,6 +286,40 @@ def test_the_plugin_is_the_installed_entry_point_and_paper_checks_keeps_no_plugi
     assert not (ROOT / "paper_checks" / "conftest.py").exists()
 
 
+def test_a_claim_that_loads_torch_itself_is_measured_pinned_and_its_entry_names_torch(tmp_path):
+    """No module of the claim imports torch at its top, so nothing loads torch before the
+    measurement does: it still runs on the math threads, its cache entry records the torch it
+    ran with (its key does not hold it), and the provenance names torch's device."""
+    conftest = toyrepo.conftest_text('''
+from theorems import registry
+from theorems.base import Claim, Measurement
+from theorems.tolerances import Threshold
+
+def _torch_threads(seed):
+    import torch
+    return Measurement({"err": 0.5}, details={"torch_threads": torch.get_num_threads()})
+''', '''    _claim("toy.thm.torch", "toy:1", _torch_threads),
+''')
+    tests = '''
+import pytest
+
+@pytest.mark.claim("toy.thm.torch")
+def test_torch(evidence):
+    evidence.assert_ok()
+'''
+    root = toyrepo.write(tmp_path / "repo", conftest, tests)
+    out = _pytest(root, "--report-dir", "rep", "--cache-dir", "cache")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    data = _claims(root / "rep")
+    assert data["claims"][0]["per_seed"][0]["details"]["torch_threads"] == 1
+    from theorems import _keys
+    assert data["provenance"]["run"]["execution"]["device"] == _keys.torch_facts()["device"]
+    entry, = (root / "cache").rglob("evidence/*.json")
+    entry = json.loads(entry.read_text())
+    assert "torch_cpu_capability" not in entry["key"]["stack"]
+    assert json.loads(entry["payload"])["loaded_torch"] == _keys.torch_facts()
+
+
 def test_a_run_without_claim_tests_writes_prints_and_checks_nothing(tmp_path):
     """In any repository of the environment: no table, no header, no report. Serially, a file
     at the default report path (which a claims run refuses) is not even looked at; under -n

@@ -9,7 +9,10 @@ the packages this package ships (``theorems``, ``sim``), the theorem packages th
 walks (entry points, ``REPRESENTATION_THEOREMS_EXTRA``), the packages of the modules it
 starts from, and any module whose file lies outside the standard library and the
 site-packages folders (a user's own code). The standard library and installed third-party
-packages are covered by :func:`stack` instead (versions, machine, CPU capability). Anything
+packages are covered by :func:`stack` instead (versions, machine; torch's CPU capability and
+device through :func:`torch_facts`, where :func:`imports_torch` says a closure needs them).
+Finding a closure imports no third-party package itself (a project package's lazy API may,
+to say which module defines a name it exports). Anything
 it cannot decide is kept: a name that cannot be resolved enters the closure as unresolved,
 a file that cannot be parsed enters with its bytes' hash.
 
@@ -76,6 +79,19 @@ def _in_project(name: str, file: str | None, packages: frozenset[str]) -> bool:
     if file is None or top in sys.stdlib_module_names:
         return False
     return not file.startswith(_third_party_roots())
+
+
+def _third_party_tree(name: str, packages: frozenset[str]) -> bool:
+    """Whether ``name`` lies in an installed third-party or standard-library package, decided
+    from its top-level package alone: finding a submodule's file would import its parents
+    (torch, for ``torch.cuda``), which a key must not do."""
+    top = name.partition(".")[0]
+    if top in packages:
+        return False
+    if top in sys.stdlib_module_names:
+        return True
+    file = _file_of(top)
+    return file is not None and file.startswith(_third_party_roots())
 
 
 def _package_of(name: str, file: str | None) -> str:
@@ -241,6 +257,8 @@ def source_closure(roots, packages: frozenset[str] | None = None) -> dict[str, s
         if parts[0] not in packages and parts[0] in sys.stdlib_module_names:
             continue
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        if len(parts) > 1 and _third_party_tree(name, packages):
+            continue
         file = _file_of(name)
         if not _in_project(name, file, packages):
             continue
@@ -261,7 +279,8 @@ def _dependencies(name: str, file: str, packages: frozenset[str]) -> list[str]:
     modules, attrs = _imports(name, file, tree)
     found = sorted(modules)
     for parent, attr in sorted(attrs):
-        if _in_project(parent, _file_of(parent), packages):
+        if not _third_party_tree(parent, packages) and _in_project(parent, _file_of(parent),
+                                                                      packages):
             found += sorted(_attribute_modules(parent, attr))
     return found
 
@@ -270,6 +289,7 @@ def forget_sources() -> None:
     """Drop the parsed sources (after files were edited in this process)."""
     _parse.cache_clear()
     _dependencies.cache_clear()
+    _top_level_imports.cache_clear()
 
 
 @cache
@@ -295,10 +315,20 @@ def cpu() -> dict:
     return {"vendor": vendor or platform.processor() or None, "model": model}
 
 
-def stack() -> dict:
-    """Versions of Python and the numerical stack, the machine (its CPU vendor included), and
-    torch's CPU capability: this process's, read once (a fresh copy each call)."""
-    return dict(_stack())
+def stack(torch: bool = True) -> dict:
+    """Versions of Python and the numerical stack, the machine (its CPU vendor included) and,
+    unless ``torch`` is false, :func:`torch_facts` (reading them loads torch): this
+    process's, read once (a fresh copy each call)."""
+    out = dict(_stack())
+    if torch:
+        out.update(torch_facts())
+    return out
+
+
+def torch_facts() -> dict:
+    """torch's CPU capability (the widest kernels it dispatches to) and the device, ``cpu``
+    or ``cuda (<GPU name>)``: this process's, read once (loads torch; a fresh copy)."""
+    return dict(_torch_facts())
 
 
 @cache
@@ -311,11 +341,47 @@ def _stack() -> dict:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = None
+    return out
+
+
+@cache
+def _torch_facts() -> dict:
     try:
         import torch
-        out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
-        out["device"] = (f"cuda ({torch.cuda.get_device_name(0)})"
-                         if torch.cuda.is_available() else "cpu")
+        return {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "device": (f"cuda ({torch.cuda.get_device_name(0)})"
+                           if torch.cuda.is_available() else "cpu")}
     except Exception as exc:  # no torch, or a torch without the query: say so in the key
-        out["torch_cpu_capability"] = f"unknown ({type(exc).__name__})"
-    return out
+        return {"torch_cpu_capability": f"unknown ({type(exc).__name__})"}
+
+
+def imports_torch(sources) -> bool:
+    """Whether a module of ``sources`` (a :func:`source_closure`) imports torch when it is
+    imported: an ``import`` of torch or of a torch module outside every function body.
+    An import inside a function is not seen here; the cache checks what a measurement
+    loaded instead (:mod:`theorems.cache`)."""
+    for name, digest in sources.items():
+        file = None if digest == UNRESOLVED else _file_of(name)
+        if file is not None and "torch" in _top_level_imports(file):
+            return True
+    return False
+
+
+@cache
+def _top_level_imports(file: str) -> frozenset[str]:
+    """The top-level package names a module imports outside its function bodies."""
+    tree = _parse(file)[1]
+    if tree is None:
+        return frozenset()
+    found: set[str] = set()
+    todo = list(getattr(tree, "body", []))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name.partition(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.partition(".")[0])
+        todo += list(ast.iter_child_nodes(node))
+    return frozenset(found)

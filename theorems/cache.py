@@ -7,14 +7,20 @@ changed. "Nothing changed" is the key (:meth:`Cache.evidence_key`): the claim's 
 expect, the functions it calls and the arguments bound to them), the source of every
 project module those functions may import (:func:`theorems._keys.source_closure`), the settings
 that change results (the scale, ``REPRESENTATION_THEOREMS_*`` variables, math threads), the
-versions of Python and the numerical stack, the machine, torch's CPU capability, the device
-and :data:`SCHEMA`. Editing a file re-checks exactly the claims whose closure holds it.
+versions of Python and the numerical stack, the machine and :data:`SCHEMA`; and torch's CPU
+capability and the device for a claim whose closure imports torch at a module's top level
+(:func:`theorems._keys.imports_torch`). Editing a file re-checks exactly the claims whose
+closure holds it. A claim whose closure does not import torch so (it may still load it inside a
+function, or through another library) is keyed without torch, so that looking it up never
+loads torch; if torch was loaded when it was measured, its entry records torch's CPU
+capability and device, and a lookup on a machine where they differ does not trust it.
 
 An entry is one file that holds its full key, the payload and the payload's sha256. An entry
 whose file cannot be read, whose schema or key differs from the one looked up, whose
 checksum fails, or whose payload does not rebuild the very record it was stored with is
-never trusted: the lookup says why (:class:`Lookup.problem`), and the claim is measured
-again and its entry replaced. Every write goes to a temporary file in the entry's folder
+never trusted, and neither is one measured with torch loaded on a machine whose torch CPU
+capability or device differs from this one's: the lookup says why (:class:`Lookup.problem`),
+and the claim is measured again and its entry replaced. Every write goes to a temporary file in the entry's folder
 and is renamed into place (``os.replace``), so concurrent runs and ``pytest -n`` workers
 only ever see whole entries.
 
@@ -31,6 +37,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +193,7 @@ class Cache:
     def __init__(self, folder, math_threads: int):
         self.folder = Path(folder)
         self.math_threads = math_threads
-        self._stack = None
+        self._stacks: dict[bool, dict] = {}
 
     @property
     def root(self) -> Path:
@@ -197,16 +204,19 @@ class Cache:
         if not (self.folder / TAG).is_file():
             write_atomic(self.folder / TAG, TAG_TEXT.encode())
 
-    def environment(self) -> dict:
-        if self._stack is None:
-            self._stack = _keys.stack()
-        return {"stack": self._stack, "settings": settings(), "math_threads": self.math_threads}
+    def environment(self, torch: bool = True) -> dict:
+        """The key's settings, math threads and stack (torch's facts included if ``torch``)."""
+        if torch not in self._stacks:
+            self._stacks[torch] = _keys.stack(torch=torch)
+        return {"stack": self._stacks[torch], "settings": settings(),
+                "math_threads": self.math_threads}
 
     def evidence_key(self, claim: Claim, seeds: tuple[int, ...]) -> dict:
         roots = _modules_of(claim) + list(MACHINERY)
+        sources = _keys.source_closure(roots)
         return {"schema": SCHEMA, "kind": "evidence", "claim": claim_parameters(claim),
-                "selected_seeds": list(seeds), "sources": _keys.source_closure(roots),
-                **self.environment()}
+                "selected_seeds": list(seeds), "sources": sources,
+                **self.environment(torch=_keys.imports_torch(sources))}
 
     def evidence_path(self, key: dict) -> Path:
         return self.root / "evidence" / f"{digest(key)}.json"
@@ -222,16 +232,32 @@ class Cache:
             from theorems import report
             if report.evidence_record(ev) != record:
                 raise EntryError("its payload does not rebuild the record it was stored with")
+            measured_with = payload.get("loaded_torch", False)
+            if measured_with is not None and not isinstance(measured_with, dict):
+                raise EntryError("its payload is malformed: it does not say whether torch was "
+                                 "loaded when it was measured")
+            if measured_with is not None and measured_with != _keys.torch_facts():
+                raise EntryError(f"measured with torch loaded where {_facts(measured_with)}; "
+                                 f"here {_facts(_keys.torch_facts())}")
         except EntryError as exc:
             return Lookup(problem=f"cache entry {path} ignored ({exc}); measured again", path=path)
         return Lookup(ev, figures, path=path)
 
-    def store(self, claim: Claim, seeds: tuple[int, ...], ev: Evidence, figures: dict) -> str:
-        """Store the evidence; returns "" or why it was not stored (never raises)."""
+    def store(self, claim: Claim, seeds: tuple[int, ...], ev: Evidence, figures: dict,
+              torch_loaded: bool | None = None) -> str:
+        """Store the evidence; returns "" or why it was not stored (never raises).
+
+        ``torch_loaded``: whether torch was loaded where the evidence was measured (default:
+        whether this process has loaded it); if so and the key holds no torch facts, the
+        entry records this process's."""
         from theorems import report
         try:
             key = self.evidence_key(claim, seeds)
-            payload = _encode(ev, figures)
+            if torch_loaded is None:
+                torch_loaded = "torch" in sys.modules
+            loaded = (_keys.torch_facts() if torch_loaded
+                      and "torch_cpu_capability" not in key["stack"] else None)
+            payload = _encode(ev, figures, loaded)
             rebuilt = _decode(claim, json.loads(payload))[0]
             bare = dataclasses.replace(ev, figures=(), reproduce="")
             if report.evidence_record(rebuilt) != report.evidence_record(bare):
@@ -297,7 +323,11 @@ def _values(mapping) -> dict:
     return out
 
 
-def _encode(ev: Evidence, figures: dict) -> str:
+def _facts(facts: dict) -> str:
+    return ", ".join(f"{k} {facts.get(k)!r}" for k in ("torch_cpu_capability", "device"))
+
+
+def _encode(ev: Evidence, figures: dict, loaded_torch: dict | None = None) -> str:
     from theorems import report
     bare = dataclasses.replace(ev, figures=(), reproduce="")
     return json.dumps({
@@ -305,7 +335,7 @@ def _encode(ev: Evidence, figures: dict) -> str:
         "per_seed": [{"values": _values(m.values), "details": report._num(dict(m.details)),
                       "inconclusive": m.inconclusive} for m in ev.per_seed],
         "verdict": ev.verdict, "failing": list(ev.failing), "seconds": ev.seconds,
-        "note": ev.note, "record": report.evidence_record(bare),
+        "note": ev.note, "record": report.evidence_record(bare), "loaded_torch": loaded_torch,
         "figures": {k: base64.b64encode(v).decode() for k, v in figures.items()},
     }, allow_nan=True)
 

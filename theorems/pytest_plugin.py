@@ -78,8 +78,11 @@ seed's measurement waits for. It cannot be combined with ``-n``.
 Progress of long trainings goes to the ``representation_theorems.progress`` logger:
 ``--log-cli-level=INFO`` shows it live; by default it is silent.
 
-Importing this module imports nothing heavy (the registry, the report and torch are loaded
-once a claim test is collected), so pytest runs without claim tests do not pay for it.
+Importing this module imports nothing heavy (the registry and the report are loaded once a
+claim test is collected), so pytest runs without claim tests do not pay for it; torch is
+loaded only by the claims that use it (:mod:`sim.threads` pins it when they do). The
+provenance's ``execution.device`` is where torch ran: ``cuda (<GPU name>)`` when a process
+that loaded torch saw a GPU (with ``--scheduler``, the controller's), else ``cpu``.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ import dataclasses
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -240,6 +244,12 @@ def _cache(config):
         from theorems.cache import Cache
         state["cache"] = Cache(folder, MATH_THREADS)
     return state["cache"]
+
+
+def _device() -> str:
+    """The device of this process's torch (loads it)."""
+    from theorems import _keys
+    return _keys.torch_facts().get("device", "cpu")
 
 
 def _scheduler(config):
@@ -413,9 +423,13 @@ def evidence(request):
     if found is not None and found.evidence is not None:
         ev, figures, info["reused"] = found.evidence, found.figures, True
     else:
-        ev, figures = _measure(claim, seeds, info, _scheduler(request.config))
-        if cache is not None:
-            info["problems"] += [p for p in [cache.store(claim, seeds, ev, figures)] if p]
+        scheduler = _scheduler(request.config)
+        ev, figures = _measure(claim, seeds, info, scheduler)
+        if cache is not None:  # a scheduler's workers may have loaded torch: say they did
+            stored = cache.store(claim, seeds, ev, figures,
+                                 torch_loaded="torch" in sys.modules or scheduler is not None)
+            info["problems"] += [stored] if stored else []
+    info["device"] = _device() if "torch" in sys.modules else None
     nodeid = _base_nodeid(request.node.nodeid)
     ev = dataclasses.replace(ev, figures=tuple(figures), reproduce=(
         f"{SEEDS_ENV}={','.join(map(str, ev.seeds))} pytest '{nodeid}'"))
@@ -574,8 +588,10 @@ class _Ledger:
             why.append(f"{len(not_run)} claim test(s) never ran")
         if session.shouldfail and not not_run:
             why.append(f"stopped early ({session.shouldfail})")
-        import torch
-        device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+        devices = {i.get("device") for i in self.cache_info.values()} - {None}
+        if config.getoption("scheduler", default=None) or "torch" in sys.modules:
+            devices.add(_device())  # a scheduler's workers do not say theirs
+        device = ", ".join(sorted(devices)) or "cpu"
         return {"complete": not why, "incomplete_because": why, "selection": selection,
                 "collected_claim_tests": len(state["expected"] or {}),
                 "skipped": dict(self.skipped), "exit_status": int(exitstatus),

@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import subprocess
 import sys
 import textwrap
 
@@ -98,7 +99,7 @@ def test_the_evidence_key_covers_parameters_seeds_settings_and_stack(tmp_path, m
     key = store.evidence_key(claim, (0, 1))
     assert {"schema", "claim", "selected_seeds", "sources", "stack", "settings",
             "math_threads"} <= set(key)
-    assert {"numpy", "torch", "machine", "cpu_vendor", "torch_cpu_capability", "python"} <= set(key["stack"])
+    assert {"numpy", "torch", "machine", "cpu_vendor", "python"} <= set(key["stack"])
     assert "theorems.base" in key["sources"]
     variants = [store.evidence_key(claim, (0,)),
                 store.evidence_key(_claim(criteria=(Threshold("err", 0.9, why="toy bound"),)), (0, 1)),
@@ -108,6 +109,65 @@ def test_the_evidence_key_covers_parameters_seeds_settings_and_stack(tmp_path, m
     variants.append(store.evidence_key(claim, (0, 1)))
     digests = {cache.digest(k) for k in [key, *variants]}
     assert len(digests) == len(variants) + 1
+
+
+def test_torch_facts_enter_the_key_of_a_claim_whose_modules_import_torch_and_no_other(package):
+    package("net", "import torch.nn\n\ndef measure(seed):\n    return seed\n")
+    package("plain", "import numpy\n\ndef measure(seed):\n    import torch\n    return seed\n")
+    from toypkg import net, plain
+    store = cache.Cache(".", math_threads=1)
+    with_torch = store.evidence_key(_claim(measure=net.measure), (0,))["stack"]
+    without = store.evidence_key(_claim(measure=plain.measure), (0,))["stack"]
+    assert with_torch == {**without, **_keys.torch_facts()} and "device" in with_torch
+    assert "torch_cpu_capability" not in without and without["torch"] == with_torch["torch"]
+
+
+def test_finding_a_key_loads_no_torch_when_the_claim_does_not_import_it(tmp_path):
+    """A fresh interpreter keys, stores and finds a numpy claim, measured on fixed threads,
+    without ever loading torch: a user's run that needs no torch does not pay for it."""
+    code = textwrap.dedent(f'''
+        import sys
+        from sim.threads import fixed_threads
+        from theorems import cache
+        from theorems.base import Claim, Measurement
+        from theorems.tolerances import Threshold
+
+        def measure(seed):
+            import numpy
+            return Measurement({{"err": float(numpy.float64(0.5))}})
+
+        claim = Claim(id="toy.thm.np", spec="toy:1", paper="Toy", reference="Thm 1",
+                      statement="Toy.", kind="simulation", measure=measure,
+                      criteria=(Threshold("err", 1.0, why="toy bound"),), seeds=(0,))
+        store = cache.Cache({str(tmp_path)!r}, math_threads=1)
+        with fixed_threads(1):
+            ev = claim.check()
+        assert store.store(claim, (0,), ev, {{}}) == ""
+        assert store.lookup(claim, (0,)).evidence is not None
+        print("torch loaded:", "torch" in sys.modules)
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.stdout.strip() == "torch loaded: False", out.stdout + out.stderr[-3000:]
+
+
+def test_an_entry_measured_with_torch_loaded_is_not_trusted_where_torch_differs(tmp_path,
+                                                                              monkeypatch):
+    store = cache.Cache(tmp_path, math_threads=1)
+    claim = _claim()
+    assert "torch_cpu_capability" not in store.evidence_key(claim, (0, 1))["stack"]
+    assert store.store(claim, (0, 1), claim.check(), {}, torch_loaded=True) == ""
+    assert store.lookup(claim, (0, 1)).evidence is not None
+    here = _keys.torch_facts()
+    monkeypatch.setattr(_keys, "_torch_facts", lambda: {**here, "torch_cpu_capability": "SVE256"})
+    miss = store.lookup(claim, (0, 1))
+    assert miss.evidence is None
+    assert (f"measured with torch loaded where torch_cpu_capability "
+            f"{here['torch_cpu_capability']!r}") in miss.problem, miss.problem
+    assert "here torch_cpu_capability 'SVE256'" in miss.problem
+    # measured without torch: nothing of torch's to check, found on any machine
+    assert store.store(claim, (0, 1), claim.check(), {}, torch_loaded=False) == ""
+    assert store.lookup(claim, (0, 1)).evidence is not None
 
 
 def test_the_arguments_a_partial_binds_and_the_modules_of_its_function_enter_the_key(package,
