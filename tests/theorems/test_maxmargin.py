@@ -92,6 +92,28 @@ def test_a_free_bias_never_lowers_the_margin(data):
     assert (y * (X @ wb.w + wb.bias)).min() >= 1 - FEASIBLE
 
 
+@pytest.mark.parametrize("solver", ["auto", "clarabel"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_a_row_just_off_the_margin_beside_a_full_active_face_leaves_the_solution_certified(
+        bias, solver):
+    """Rows on the margin fix the optimum (three with a bias, two without), and one more
+    lies 5e-7 beyond it, inside the solver's active slack: the equality system on all of
+    them has no solution. The property test above found such data (37 points in 2-D, a
+    bias); the reference refused them with its KKT check. The optimum here is known: w =
+    (0, 1), no bias, margin 1."""
+    X = np.array([[-1.0, 1.0], [1.0, 1.0], [0.0, -1.0], [0.5, -1.0 - 5e-7], [3.0, 4.0],
+                  [-2.0, -3.0]])
+    y = np.array([1.0, 1.0, -1.0, -1.0, 1.0, -1.0])
+    if not bias:  # two rows on the margin fix w in 2-D: drop the third
+        X, y = np.delete(X, 2, axis=0), np.delete(y, 2)
+    res = max_margin(X, y, bias=bias, solver=solver)
+    assert res.residuals.worst <= KKT_RESIDUAL.atol
+    np.testing.assert_allclose(res.w, [0.0, 1.0], rtol=0, atol=SAME_SOLUTION)
+    np.testing.assert_allclose(res.margin, 1.0, rtol=SAME_SOLUTION, atol=0)
+    if bias:
+        np.testing.assert_allclose(res.bias, 0.0, rtol=0, atol=SAME_SOLUTION)
+
+
 @settings(max_examples=10)  # each example runs sympy's exact solve: keep the count modest
 @given(rational_binary())
 @example(separable.rational(8, 2, streams(0).data))

@@ -1317,14 +1317,15 @@ def _active_set_path(prog: _Scaled, z0: np.ndarray, act: np.ndarray):
     its solution as far as the other rows allow; a blocking row joins the set, and at the
     working set's optimum the row with the most negative multiplier leaves it. The first
     step's solution is yielded whatever the other rows say (the plain refinement on the
-    solver's active set), and the caller stops the walk at the first certified point: where
+    solver's active set, less its rows that depend on the others: :func:`_independent_rows`),
+    and the caller stops the walk at the first certified point: where
     the solver's point is accurate that is the first. Where the columns' scales differ by
     1e8 the solver leaves nearly free coordinates far from their optimum, its slacks name
     the wrong rows, and the walk reaches the optimum anyway.
     """
     Ah, b = prog.A, prog.b
     z = z0.copy()
-    work = [int(r) for r in act]
+    work = [int(r) for r in _independent_rows(prog, act, z0)]
     for step_no in range(ACTIVE_SET_ROUNDS):
         if not work:
             return
@@ -1351,6 +1352,41 @@ def _active_set_path(prog: _Scaled, z0: np.ndarray, act: np.ndarray):
         if not lam_a.size or lam_a.min() >= -KKT_RESIDUAL.atol * np.abs(lam_a).max():
             return
         work = [int(r) for r in rows if r != rows[int(np.argmin(lam_a))]]
+
+
+def _independent_rows(prog: _Scaled, act: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The rows of ``act`` that start the active-set walk: tightest first (by their margin
+    at ``z``), each kept when it is linearly independent of the equality rows and of the
+    rows kept before it (its component outside their span exceeds the cutoff of
+    :func:`_refine`'s truncated SVD, on rows of unit norm).
+
+    The solver's slacks name every row within ``ACTIVE_SLACK`` of its margin; where more
+    rows lie that near it than the active face needs (four in three dimensions, one of them
+    7e-7 off the margin: found by the property tests), the equality system on all of them
+    has no solution, its least-squares point misses rows by the offset, and no multiplier
+    is negative for the walk to drop one. A working set of independent rows has a solution.
+    """
+    if act.size == 0:
+        return act
+    order = act[np.argsort(_vec(prog.A[act] @ z) / prog.b[act], kind="stable")]
+    rows = _dense(prog.A[order])
+    fixed = _dense(prog.E) if prog.E is not None else np.zeros((0, rows.shape[1]))
+    cutoff = max(rows.shape[0] + fixed.shape[0], rows.shape[1]) * _U
+    basis = np.zeros((0, rows.shape[1]))
+    kept = []
+    for i, row in enumerate(np.vstack([fixed, rows])):
+        norm = np.linalg.norm(row)
+        if norm == 0.0:
+            continue
+        v = row / norm
+        for _ in range(2):  # Gram-Schmidt twice is enough (Kahan-Parlett)
+            v = v - basis.T @ (basis @ v)
+        residual = np.linalg.norm(v)
+        if residual > cutoff:
+            basis = np.vstack([basis, v / residual])
+            if i >= fixed.shape[0]:
+                kept.append(order[i - fixed.shape[0]])
+    return np.array(kept, dtype=np.int64)
 
 
 def _certify(A, E, n_free, prog: _Scaled, z_raw, rows, rounds, status,
