@@ -1375,6 +1375,8 @@ def _independent_rows(prog: _Scaled, act: np.ndarray, z: np.ndarray) -> np.ndarr
     basis = np.zeros((0, rows.shape[1]))
     kept = []
     for i, row in enumerate(np.vstack([fixed, rows])):
+        if basis.shape[0] == basis.shape[1]:
+            break  # the kept rows span the space: every further row depends on them
         norm = np.linalg.norm(row)
         if norm == 0.0:
             continue
