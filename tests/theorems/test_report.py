@@ -3,9 +3,9 @@
 import json
 
 import pytest
+import torch  # noqa: F401  (loaded here, once: pytester's in-process runs restore
+#               sys.modules afterwards, and torch cannot be imported twice)
 
-import sim.threads  # noqa: F401  (torch is imported here, once: pytester's in-process runs
-#                     restore sys.modules afterwards, and torch cannot be imported twice)
 from theorems import report
 from theorems.base import Claim, Measurement
 from theorems.tolerances import Threshold
