@@ -9,7 +9,13 @@ Entering a block never imports torch: loading it takes seconds, and a measuremen
 numpy alone should not pay for it. When torch is already loaded, its pool is pinned at once;
 when it is not, an import hook pins it the moment the block (or a block nested in it) imports
 it, before anything in the block can use it, and the block's end gives it the count it had
-on loading. threadpoolctl pins the BLAS and OpenMP libraries loaded when the block starts.
+on loading. threadpoolctl pins the BLAS and OpenMP libraries loaded when the block starts;
+one that the block loads (a first ``import scipy.linalg`` or ``sklearn`` inside a
+measurement) reads its count from the environment when it loads, so the block sets
+:data:`THREAD_ENV` to ``n`` while it is open and gives the caller's values back at its end.
+Such a library keeps ``n`` threads after the block (its own default was never read), and a
+process that the block starts inherits the block's settings. torch, loaded inside a block,
+reads the caller's settings, so that its own count is the one it would have had.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import operator
+import os
 import sys
 
 from threadpoolctl import threadpool_limits
 
 from sim.errors import InputError
 
-__all__ = ["RUN_THREADS", "fixed_threads"]
+__all__ = ["RUN_THREADS", "THREAD_ENV", "fixed_threads"]
 
 # The thread count of every cached training run and probe fit (transformers, bilinear
 # models): one thread makes a run a function of its seed alone, the same in a serial run,
@@ -31,8 +38,26 @@ __all__ = ["RUN_THREADS", "fixed_threads"]
 # times slower on these tiny models, not faster.
 RUN_THREADS = 1
 
+# The variables a BLAS or OpenMP library reads its thread count from when it loads:
+# OpenMP's (libgomp, LLVM's and Intel's runtimes, and OpenBLAS's fallback), OpenBLAS's, MKL's,
+# BLIS's and Apple Accelerate's.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+              "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
 _OPEN: list[int] = []  # the counts of the blocks now open, innermost last (process-wide,
 #                        as torch's and the BLAS libraries' thread counts are)
+_CALLER_ENV: dict[str, str | None] = {}  # THREAD_ENV as the outermost open block found it
+
+
+def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Set the variables of ``values`` (None: unset); return what they were."""
+    old = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    return old
 
 
 class _TorchPinner(importlib.abc.MetaPathFinder):
@@ -67,13 +92,15 @@ class _PinningLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
+        block_env = _set_env(_CALLER_ENV)  # torch (and its OpenMP) reads the caller's settings
         try:
             self._loader.exec_module(module)
+            self._pinner.loaded_with = module.get_num_threads()  # its own: read on first ask
         finally:  # from here on torch sees its own loader, as if nothing had been in between
+            _set_env(block_env)
             module.__loader__ = self._loader
             if module.__spec__ is not None:
                 module.__spec__.loader = self._loader
-        self._pinner.loaded_with = module.get_num_threads()
         if _OPEN:
             module.set_num_threads(_OPEN[-1])
 
@@ -102,12 +129,17 @@ def fixed_threads(n: int):
     elif _PINNER not in sys.meta_path:
         _PINNER.loaded_with = None
         sys.meta_path.insert(0, _PINNER)
+    outer_env = _set_env(dict.fromkeys(THREAD_ENV, str(n)))
+    if not _OPEN:
+        _CALLER_ENV.clear()
+        _CALLER_ENV.update(outer_env)
     _OPEN.append(n)
     try:
         with threadpool_limits(n):
             yield
     finally:
         _OPEN.pop()
+        _set_env(outer_env)
         if not _OPEN and _PINNER in sys.meta_path:
             sys.meta_path.remove(_PINNER)
         torch = sys.modules.get("torch")
