@@ -41,6 +41,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 ALLOWED_FAILURES = 1  # worker deaths a task survives (it is retried once)
@@ -51,6 +52,11 @@ FORWARDED_ENV = ("REPRESENTATION_THEOREMS_",)  # settings that change results, s
 
 # What at_close registered in this process, to call when it ends.
 _AT_CLOSE: list = []
+# A worker process runs the measurement and training tasks one at a time, however many
+# threads it was started with: each sets process-wide state (the math libraries' thread
+# counts, through sim.threads, and the controller's settings in the environment), which two
+# tasks running at once would change under each other.
+_TASKS = threading.Lock()
 
 
 def at_close(fn) -> None:
@@ -112,12 +118,13 @@ def background(key: str, fn, *args) -> bool:
 def _background(fn, env: dict, *args) -> str | None:
     """Run on a worker: ``fn(*args)`` under the controller's settings; None, or what it
     raised as text (a training task's failure must not fail the measurements after it)."""
-    os.environ.update(env)
-    try:
-        fn(*args)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+    with _TASKS:
+        os.environ.update(env)
+        try:
+            fn(*args)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def settings() -> dict:
@@ -130,20 +137,23 @@ def settings() -> dict:
 def measure(claim_id: str, seed: int, env: dict, threads: int, marker: str | None, *after):
     """Run on a worker: the Measurement of one seed of the registered claim ``claim_id``
     (``marker``: a file to create, durably, before measuring, that tells the controller this
-    attempt started; ``after``: the outcomes of the background tasks it waited for, unused)."""
-    if marker is not None:
-        fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o644)
-        os.fsync(fd)
-        os.close(fd)
-    from theorems import registry
-    changed = any(os.environ.get(k) != v for k, v in env.items())
-    os.environ.update(env)
-    if changed:
-        registry.refresh()
-    from sim.threads import fixed_threads
-    claim = registry.get_claim(claim_id)
-    with fixed_threads(threads):
-        return claim.measure(seed)
+    attempt started; ``after``: the outcomes of the background tasks it waited for, unused).
+    One task at a time per process (``_TASKS``), so a worker with several threads runs its
+    tasks one after another."""
+    with _TASKS:
+        if marker is not None:
+            fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o644)
+            os.fsync(fd)
+            os.close(fd)
+        from theorems import registry
+        changed = any(os.environ.get(k) != v for k, v in env.items())
+        os.environ.update(env)
+        if changed:
+            registry.refresh()
+        from sim.threads import fixed_threads
+        claim = registry.get_claim(claim_id)
+        with fixed_threads(threads):
+            return claim.measure(seed)
 
 
 class Scheduler:
