@@ -360,6 +360,9 @@ def test_prepare_is_called_once_per_selected_claim_before_the_claims_run(project
     prepared.unlink()
     _pytest(project, "-k", "refuted", TOY_PREPARED=str(prepared))
     assert not prepared.exists()  # not selected: not prepared
+    listed = _pytest(project, "--collect-only", "-q", TOY_PREPARED=str(prepared))
+    assert "toy" in listed.stdout and listed.returncode == 0, listed.stdout + listed.stderr
+    assert not prepared.exists()  # listing the claims runs none: nothing is prepared
 
 
 ORDER_PRELUDE = toyrepo.conftest_text('''

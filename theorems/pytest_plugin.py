@@ -368,8 +368,9 @@ def pytest_collection_finish(session):
     """Before the first claim runs: ``Claim.prepare(seeds)`` of every selected claim that
     has one (it starts expensive work in the background and changes no result), unless
     the claim's evidence is in the cache (it needs no work then). Nothing is prepared
-    when the collection was refused (pytest calls this hook even then)."""
-    if not session.config.stash[_STATE].get("checked"):
+    when the collection was refused (pytest calls this hook even then), or under
+    ``--collect-only`` (no claim runs: the work would be thrown away at exit)."""
+    if not session.config.stash[_STATE].get("checked") or session.config.option.collectonly:
         return
     claims = {}
     for item in session.items:
